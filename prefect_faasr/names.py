@@ -1,0 +1,52 @@
+"""Names in FaaSr's world: action and function-instance names, InvokeNext targets, JSON paths."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
+FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+TARGET_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\((?P<rank>[0-9]+)\))?$")
+INSTANCE_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\((?P<rank>[1-9][0-9]*)\))?$")
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H-%M-%S"
+
+
+def json_path(*parts: str | int) -> str:
+    """`json_path("ActionList", "a-b", "InvokeNext", 0)` -> `$.ActionList.a-b.InvokeNext[0]`."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(part) + "]"
+    return out
+
+
+def instance_name(action: str, rank: int | None = None) -> str:
+    """Name of one function instance: `action` when unranked, `action(r)` for rank r."""
+    return f"{action}({rank})" if rank else action
+
+
+def split_instance(instance: str) -> tuple[str, int | None]:
+    """Inverse of `instance_name`: `"worker(2)"` -> `("worker", 2)`, `"start"` -> `("start", None)`."""
+    m = INSTANCE_RE.match(instance)
+    if not m:
+        raise ValueError(f"not a FaaSr function instance name: {instance!r}")
+    return m["name"], int(m["rank"]) if m["rank"] else None
+
+
+def parse_target(item: str) -> tuple[str, int]:
+    """An InvokeNext item `name` or `name(N)` -> (name, N); N is 1 when absent."""
+    m = TARGET_RE.match(item)
+    if not m:
+        raise ValueError(f"not an InvokeNext target: {item!r}")
+    return m["name"], int(m["rank"]) if m["rank"] else 1
+
+
+def new_timestamp(now: datetime | None = None) -> str:
+    """An InvocationTimestamp in FaaSr's format, from `now` (default: current UTC time)."""
+    return (now or datetime.now(UTC)).strftime(TIMESTAMP_FORMAT)
