@@ -1,0 +1,677 @@
+"""InvocationObserver: one S3 poller per invocation that derives every function instance's status.
+
+Per poll: the platform probe (if any), ONE paged ListObjectsV2 of the invocation folder in the logging
+store (plus one of `function_completions/` in the default store when that is another store), then a ranged
+GET of only the new bytes of each log that grew. Nothing is polled per function. The status rules live in
+`prefect_faasr.derive` (pure); this module gathers the facts they need and keeps the history.
+
+S3 trouble (connection errors, 5xx, SlowDown, timeouts, even 403) never changes a status: the poll is
+dropped as a whole, the observer logs that it is degraded, keeps what it knew, and retries with backoff.
+The time S3 could not be read does not count against any budget (see derive.py).
+
+Thread safety: every public method may be called from any thread (Prefect runs tasks in a thread pool).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from prefect_faasr.derive import Budgets, Facts, LogFacts, PlatformFacts, Verdict, derive, invoked_at
+from prefect_faasr.logs import LogRecord, errors, function_result, parse_log, trigger_lines
+from prefect_faasr.status import FunctionStatus
+from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
+
+__all__ = [
+    "Budgets",
+    "InstanceState",
+    "InvocationObserver",
+    "ObserverStats",
+    "PlatformEvent",
+    "PlatformProbe",
+    "StatusChange",
+]
+
+OVERLAP = 64  # bytes re-read before the new part of a log, to check it only grew by appending
+MAX_BACKOFF = 30.0
+_PERMANENT = frozenset(
+    {"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
+)
+
+
+@dataclass(frozen=True)
+class PlatformEvent:
+    """Something the compute platform reported about one activation of a function instance."""
+
+    instance: str
+    kind: Literal["started", "ended"]
+    exit_code: int | None = None
+    signal: int | None = None
+    activation: str | None = None
+    detail: str = ""
+
+    @property
+    def bad(self) -> bool:
+        return self.kind == "ended" and (self.signal is not None or (self.exit_code or 0) != 0)
+
+    def describe(self) -> str:
+        if self.kind == "started":
+            text = "activation started"
+        elif self.signal is not None:
+            text = f"activation killed by signal {self.signal}"
+        else:
+            text = f"activation ended with exit code {self.exit_code if self.exit_code is not None else 0}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+@runtime_checkable
+class PlatformProbe(Protocol):
+    """A compute platform's view of activations (local runtime exit codes, GitHub run conclusions)."""
+
+    def poll(self) -> list[PlatformEvent]:
+        """Events since the previous call, oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: FunctionStatus
+    at: datetime
+    message: str
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    """What the observer knows about one function instance."""
+
+    instance: str
+    status: FunctionStatus
+    message: str = ""
+    invoked_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    seconds: float | None = None
+    result: str | None = None
+    errors: tuple[LogRecord, ...] = ()
+    log_records: int = 0
+    history: tuple[StatusChange, ...] = ()
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+
+@dataclass
+class ObserverStats:
+    """Counted with botocore event hooks on the observer's own calls (retries included)."""
+
+    requests: Counter[str] = field(default_factory=Counter)  # HTTP attempts by S3 operation
+    bytes_downloaded: int = 0  # response bodies: object bytes of GETs, XML of listings and errors
+    bytes_by_operation: Counter[str] = field(default_factory=Counter)
+    polls: int = 0
+    failed_polls: int = 0
+    degraded_periods: int = 0
+    degraded_seconds: float = 0.0  # of periods that ended
+    rereads: int = 0  # logs read whole again because they changed in place or shrank
+    platform_events: int = 0
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+_Listing = dict[str, dict[str, Any]]  # key -> {"size", "etag"}
+_Reads = dict[str, tuple[bytes, str, bool]]  # key -> (whole content, etag, whether it was read whole again)
+
+
+class _S3Trouble(Exception):
+    """S3 could not be read completely in this poll."""
+
+
+@dataclass
+class _Log:
+    """One log object as read so far."""
+
+    instance: str
+    key: str
+    data: bytes = b""
+    etag: str | None = None  # version that `data` is
+    listed_etag: str | None = None
+    listed_size: int = 0
+    records: list[LogRecord] = field(default_factory=list)
+
+
+class InvocationObserver:
+    """Watches one invocation folder and derives every function instance's status.
+
+    Example:
+        ```python
+        keys = workflow.keys(invocation_id, timestamp)
+        obs = InvocationObserver(workflow, keys, log_client=s3, log_bucket="faasr-logs")
+        obs.start()
+        trigger_entry(...)
+        obs.mark_invoked(workflow.entry)
+        state = obs.wait("worker(2)", timeout=600)
+        obs.stop()
+        ```
+    """
+
+    def __init__(
+        self,
+        workflow: FaaSrWorkflow,
+        keys: InvocationKeys,
+        *,
+        log_client: Any,
+        log_bucket: str,
+        done_client: Any | None = None,
+        done_bucket: str | None = None,
+        budgets: Budgets | None = None,
+        poll_interval: float = 1.0,
+        settle: float = 5.0,
+        probe: PlatformProbe | None = None,
+        clock: Callable[[], float] = time.time,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.keys = keys
+        self.budgets = budgets or Budgets()
+        self.poll_interval = poll_interval
+        self.settle = settle
+        self._log_client, self._log_bucket = log_client, log_bucket
+        self._done_client = done_client if done_client is not None else log_client
+        self._done_bucket = done_bucket or log_bucket
+        self._separate_done = not _same_store(
+            self._log_client, self._log_bucket, self._done_client, self._done_bucket
+        )
+        self._probe = probe
+        self._clock = clock
+        self._logger = logger or logging.getLogger(__name__)
+        self._instances = workflow.instances()
+        self._known = set(self._instances)
+
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._poll_lock = threading.Lock()  # one poll at a time (background thread or poll_once)
+        self._facts = Facts()
+        self._verdicts: dict[str, Verdict] = {}
+        self._history: dict[str, list[StatusChange]] = {i: [] for i in self._instances}
+        self._logs: dict[str, _Log] = {}
+        self._unknown_keys: set[str] = set()
+        self._stats = ObserverStats()
+        self._failures = 0
+        self._degraded_since: float | None = None
+        self._last_problem: str | None = None
+        self._stopped = False
+
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._counting = threading.local()
+        self._hooked: list[Any] = []
+        self._hook_id = f"prefect-faasr-observer-{id(self)}"
+        for client in {id(c): c for c in (self._log_client, self._done_client)}.values():
+            self._hook(client)
+        with self._lock:
+            self._rederive()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling in a background (daemon) thread; the run budget starts now."""
+        with self._lock:
+            if self._facts.run_started_at is None:
+                self._facts.run_started_at = self._clock()
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name=f"faasr-observer-{self.keys.invocation_id}", daemon=True
+            )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop polling and remove the request-counting hooks. Statuses stay as they are."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        with self._lock:
+            self._stopped = True
+            self._changed.notify_all()
+        for client in self._hooked:
+            for event, _ in self._hook_events():
+                client.meta.events.unregister(event, unique_id=f"{self._hook_id}-{event}")
+        self._hooked = []
+
+    def __enter__(self) -> InvocationObserver:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ok = self.poll_once()
+            except Exception:  # a bug must not silently freeze every status (contract §7.4.9)
+                self._logger.exception("observer poll failed unexpectedly; retrying")
+                ok = False
+            if ok and self._finished_reading():
+                self._logger.debug("every instance is final and every log settled; polling stops")
+                return
+            delay = self.poll_interval if ok else min(MAX_BACKOFF, self.poll_interval * 2**self._failures)
+            self._stop.wait(delay)
+
+    # ---- inputs from the flow --------------------------------------------------------------------
+
+    def mark_invoked(self, instance: str, at: float | None = None) -> None:
+        """Record that the harness invoked `instance` (the entry, after a successful trigger)."""
+        self._check(instance)
+        with self._lock:
+            now = self._clock()
+            if self._facts.run_started_at is None:
+                self._facts.run_started_at = now
+            self._facts.marked.setdefault(instance, at if at is not None else now)
+            self._rederive()
+
+    def cancel(self, reason: str) -> None:
+        """Mark every instance that is not final yet `skipped` with this reason."""
+        with self._lock:
+            if self._facts.cancelled is None:
+                self._facts.cancelled = (reason, self._clock())
+                self._logger.info("run cancelled: %s", reason)
+            self._rederive()
+
+    # ---- polling ---------------------------------------------------------------------------------
+
+    def poll_once(self) -> bool:
+        """One synchronous poll. Returns False when S3 could not be read (statuses then stay unchanged)."""
+        with self._poll_lock:
+            events = self._poll_probe()
+            t = self._clock()
+            with self._lock:
+                if self._facts.run_started_at is None:
+                    self._facts.run_started_at = t
+                self._apply_events(events, t)
+            self._counting.active = True
+            try:
+                listing = self._list()
+                reads = self._read(listing)
+            except _S3Trouble as exc:
+                with self._lock:
+                    self._degraded(str(exc), t)
+                    self._rederive()
+                return False
+            finally:
+                self._counting.active = False
+            with self._lock:
+                self._commit(listing, reads, t)
+                self._rederive()
+            return True
+
+    def _poll_probe(self) -> list[PlatformEvent]:
+        if self._probe is None:
+            return []
+        try:
+            return list(self._probe.poll())
+        except Exception as exc:
+            self._logger.warning("platform probe failed (%s); continuing with S3 only", exc)
+            return []
+
+    def _apply_events(self, events: Iterable[PlatformEvent], t: float) -> None:
+        for ev in events:
+            self._stats.platform_events += 1
+            if ev.instance not in self._known:
+                self._logger.warning("platform event for unknown instance %r ignored", ev.instance)
+                continue
+            plat = self._facts.platform.setdefault(ev.instance, PlatformFacts())
+            if ev.kind == "started":
+                plat.started += 1
+                plat.started_at = plat.started_at if plat.started_at is not None else t
+            else:
+                plat.ended += 1
+                plat.ended_at = t
+                if ev.bad and plat.bad is None:
+                    plat.bad, plat.bad_at = ev.describe(), t
+
+    def _list(self) -> _Listing:
+        """Every key of the invocation folder (and `.done` folder) with its size and ETag."""
+        out = self._list_prefix(self._log_client, self._log_bucket, self.keys.folder + "/", "logs")
+        if self._separate_done:
+            prefix = self.keys.folder + "/function_completions/"
+            done = self._list_prefix(self._done_client, self._done_bucket, prefix, "completions")
+            out = {k: v for k, v in out.items() if not k.startswith(prefix)} | done
+        return out
+
+    def _list_prefix(self, client: Any, bucket: str, prefix: str, what: str) -> _Listing:
+        out: _Listing = {}
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            try:
+                page = client.list_objects_v2(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                where = f"s3://{bucket}/{prefix}"
+                raise _S3Trouble(f"listing the {what} of {where} failed: {_describe(exc)}") from exc
+            for obj in page.get("Contents", ()):
+                out[obj["Key"]] = {"size": obj.get("Size", 0), "etag": obj.get("ETag", "")}
+            if not page.get("IsTruncated"):
+                return out
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    def _read(self, listing: _Listing) -> _Reads:
+        """New content of every log that changed: key -> (full bytes, etag, whether read whole)."""
+        out: _Reads = {}
+        for key, meta in listing.items():
+            kind = self.keys.classify(key)
+            if kind is None or kind[0] != "log" or kind[1] not in self._known:
+                continue
+            log = self._logs.get(key)
+            if log is not None and log.etag == meta["etag"]:
+                continue
+            data = log.data if log is not None else b""
+            try:
+                got = self._fetch(key, data, meta)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                    continue  # changed or gone since the listing: the next poll sees the new version
+                raise _S3Trouble(f"reading s3://{self._log_bucket}/{key} failed: {_describe(exc)}") from exc
+            except BotoCoreError as exc:
+                raise _S3Trouble(f"reading s3://{self._log_bucket}/{key} failed: {_describe(exc)}") from exc
+            out[key] = (got[0], meta["etag"], got[1])
+        return out
+
+    def _fetch(self, key: str, data: bytes, meta: dict[str, Any]) -> tuple[bytes, bool]:
+        """The whole current content of a log, fetching only new bytes when it grew by appending."""
+        size, etag = meta["size"], meta["etag"]
+        get = self._log_client.get_object
+        if data and size > len(data):
+            k = min(OVERLAP, len(data))
+            resp = get(Bucket=self._log_bucket, Key=key, Range=f"bytes={len(data) - k}-", IfMatch=etag)
+            body = resp["Body"].read()
+            if resp.get("ContentRange"):
+                if body[:k] == data[-k:]:
+                    return data + body[k:], False
+            else:  # the server ignored the range and sent everything
+                return body, body[: len(data)] != data
+        resp = get(Bucket=self._log_bucket, Key=key, IfMatch=etag)
+        return resp["Body"].read(), bool(data)
+
+    def _commit(self, listing: _Listing, reads: _Reads, t: float) -> None:
+        f = self._facts
+        self._stats.polls += 1
+        if self._degraded_since is not None:
+            lost = t - self._degraded_since
+            f.blind[-1] = (self._degraded_since, t)
+            self._stats.degraded_seconds += lost
+            self._logger.warning(
+                "S3 readable again after %.1f s (%d failed polls); statuses resume", lost, self._failures
+            )
+            self._degraded_since = None
+        self._failures = 0
+        self._last_problem = None
+        for key, meta in listing.items():
+            kind = self.keys.classify(key)
+            if kind is None:
+                continue
+            what, inst = kind
+            if what in ("log", "done") and inst not in self._known:
+                if key not in self._unknown_keys:
+                    self._unknown_keys.add(key)
+                    self._logger.warning("%s is not an instance of %s; ignored", key, self.workflow.name)
+                continue
+            if what == "done":
+                f.done.setdefault(inst, t)
+            elif what == "log":
+                self._commit_log(key, inst, meta, reads.get(key), t)
+        f.listed_at = t
+
+    def _commit_log(
+        self, key: str, inst: str, meta: dict[str, Any], read: tuple[bytes, str, bool] | None, t: float
+    ) -> None:
+        log = self._logs.setdefault(key, _Log(inst, key))
+        facts = self._facts.logs.get(inst)
+        if facts is None:
+            facts = self._facts.logs[inst] = LogFacts(first_seen=t, changed_at=t)
+        if meta["etag"] != log.listed_etag:
+            facts.changed_at = t
+            log.listed_etag, log.listed_size = meta["etag"], meta["size"]
+        if read is not None:
+            data, etag, whole = read
+            if whole:
+                self._stats.rereads += 1
+                self._logger.info("log %s changed in place or shrank; read it whole again", key)
+            log.data, log.etag = data, etag
+            self._parse(log, facts, t)
+        facts.complete = log.etag == log.listed_etag
+
+    def _parse(self, log: _Log, facts: LogFacts, t: float) -> None:
+        log.records = parse_log(log.data.decode("utf-8", errors="replace"))
+        errs = tuple(errors(log.records))
+        if errs and facts.error_seen_at is None:
+            facts.error_seen_at = t
+        facts.errors = errs
+        facts.result = function_result(log.records)
+        facts.records = len(log.records)
+        counts = Counter(tl.action for tl in trigger_lines(log.records, self.workflow.name))
+        for action, n in counts.items():
+            times = facts.triggers.setdefault(action, [])
+            times.extend([t] * max(0, n - len(times)))
+
+    def _degraded(self, problem: str, t: float) -> None:
+        self._stats.failed_polls += 1
+        self._failures += 1
+        if self._degraded_since is None:
+            # Blind since the last successful read: nobody knows when in between S3 went away.
+            since = self._facts.listed_at if self._facts.listed_at is not None else t
+            self._degraded_since = since
+            self._facts.blind.append((since, None))
+            self._stats.degraded_periods += 1
+            self._logger.warning("S3 degraded, keeping previous statuses and retrying: %s", problem)
+        elif problem != self._last_problem:
+            self._logger.warning("S3 still degraded: %s", problem)
+        self._last_problem = problem
+
+    # ---- derivation ------------------------------------------------------------------------------
+
+    def _rederive(self) -> None:
+        verdicts = derive(self.workflow, self._facts, self.budgets, self.settle, self._verdicts)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        changed = False
+        for inst, v in verdicts.items():
+            old = self._verdicts.get(inst)
+            if old is None or old.status is not v.status:
+                self._history[inst].append(StatusChange(v.status, now, v.message))
+                if old is not None:
+                    self._logger.info("%s: %s -> %s (%s)", inst, old.status.value, v.status.value, v.message)
+                changed = True
+        self._verdicts = verdicts
+        if changed:
+            self._changed.notify_all()
+
+    def _finished_reading(self) -> bool:
+        """All final and nothing left to read: later polls could not change any status or record."""
+        with self._lock:
+            if not self.done:
+                return False
+            return all(self._log_quiet(i) for i in self._facts.logs)
+
+    def _log_quiet(self, inst: str) -> bool:
+        f = self._facts
+        log = f.logs.get(inst)
+        if log is None or self._stopped:
+            return True
+        if not log.complete or not self._verdicts[inst].status.is_final:
+            return False
+        if self._verdicts[inst].status is FunctionStatus.COMPLETED:
+            return True
+        plat = f.platform.get(inst)
+        ended = plat.ended_at if plat is not None and plat.all_ended else None
+        if ended is not None and f.listed_at is not None and f.listed_at >= ended:
+            return True
+        return f.listed_at is not None and f.listed_at - log.changed_at >= self.settle
+
+    # ---- outputs ---------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """Every instance has a final status."""
+        with self._lock:
+            return all(v.status.is_final for v in self._verdicts.values())
+
+    @property
+    def degraded(self) -> bool:
+        """S3 could not be read in the latest poll."""
+        with self._lock:
+            return self._degraded_since is not None
+
+    @property
+    def stats(self) -> ObserverStats:
+        with self._lock:
+            st = self._stats
+            by_op = Counter(st.bytes_by_operation)
+            return replace(st, requests=Counter(st.requests), bytes_by_operation=by_op)
+
+    def status(self, instance: str) -> FunctionStatus:
+        self._check(instance)
+        with self._lock:
+            return self._verdicts[instance].status
+
+    def statuses(self) -> dict[str, FunctionStatus]:
+        with self._lock:
+            return {i: v.status for i, v in self._verdicts.items()}
+
+    def state(self, instance: str) -> InstanceState:
+        self._check(instance)
+        with self._lock:
+            return self._state(instance)
+
+    def snapshot(self) -> dict[str, InstanceState]:
+        """Every instance's state, in topological order."""
+        with self._lock:
+            return {i: self._state(i) for i in self._instances}
+
+    def _state(self, inst: str) -> InstanceState:
+        v = self._verdicts[inst]
+        log = self._facts.logs.get(inst)
+        invoked = invoked_at(self.workflow, self._facts, inst)
+        started = log.first_seen if log else None
+        finished = v.at if v.status.is_final else None
+        begin = started if started is not None else invoked
+        seconds = finished - begin if finished is not None and begin is not None else None
+        return InstanceState(
+            instance=inst,
+            status=v.status,
+            message=v.message,
+            invoked_at=_dt(invoked),
+            started_at=_dt(started),
+            finished_at=_dt(finished),
+            seconds=round(seconds, 3) if seconds is not None else None,
+            result=log.result if log else None,
+            errors=log.errors if log else (),
+            log_records=log.records if log else 0,
+            history=tuple(self._history[inst]),
+        )
+
+    def wait(self, instance: str, timeout: float | None = None) -> InstanceState:
+        """Block until `instance` is final (or `timeout` seconds pass) and return its state.
+
+        Waits in short steps, so a caller's own deadline or thread interruption is honoured; when the
+        timeout passes first the returned state is not final.
+        """
+        self._check(instance)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if self._verdicts[instance].status.is_final or self._stopped:
+                    return self._state(instance)
+                left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+                if left <= 0:
+                    return self._state(instance)
+                self._changed.wait(left)
+
+    def wait_all(self, timeout: float | None = None) -> dict[str, InstanceState]:
+        """Block until every instance is final (or `timeout` seconds pass); return the snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while not self.done and not self._stopped:
+                left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+            return self.snapshot()
+
+    def records(self, instance: str, start: int = 0) -> list[LogRecord]:
+        """Log records of `instance` from index `start`, in log order, for forwarding.
+
+        The last record is held back until the log is quiet, because it may still get continuation
+        lines. If a log is rewritten in place (rare) its records are re-parsed and indices can shift.
+        """
+        self._check(instance)
+        with self._lock:
+            log = self._logs.get(self.keys.log_key(instance))
+            if log is None:
+                return []
+            end = len(log.records) if self._log_quiet(instance) else max(0, len(log.records) - 1)
+            return log.records[start:end]
+
+    def _check(self, instance: str) -> None:
+        if instance not in self._known:
+            raise ValueError(
+                f"{instance!r} is not a function instance of {self.workflow.name} "
+                f"(instances: {', '.join(self._instances)})"
+            )
+
+    # ---- request counting --------------------------------------------------------------------------
+
+    def _hook_events(self) -> list[tuple[str, Callable[..., None]]]:
+        return [("before-send.s3", self._on_send), ("after-call.s3", self._on_response)]
+
+    def _hook(self, client: Any) -> None:
+        for event, handler in self._hook_events():
+            client.meta.events.register(event, handler, unique_id=f"{self._hook_id}-{event}")
+        self._hooked.append(client)
+
+    def _on_send(self, event_name: str = "", **_: Any) -> None:
+        if getattr(self._counting, "active", False):
+            with self._lock:
+                self._stats.requests[event_name.rsplit(".", 1)[-1]] += 1
+
+    def _on_response(
+        self, http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any
+    ) -> None:
+        if not getattr(self._counting, "active", False) or http_response is None:
+            return
+        if model is not None and model.has_streaming_output and http_response.status_code < 300:
+            n = int((parsed or {}).get("ContentLength") or 0)
+        else:
+            n = len(http_response.content or b"")
+        with self._lock:
+            self._stats.bytes_downloaded += n
+            self._stats.bytes_by_operation[model.name if model is not None else "?"] += n
+
+
+def _same_store(c1: Any, b1: str, c2: Any, b2: str) -> bool:
+    if b1 != b2:
+        return False
+    return c1 is c2 or getattr(c1.meta, "endpoint_url", None) == getattr(c2.meta, "endpoint_url", None)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = err.get("Code", "?")
+        hint = " (check credentials and bucket)" if code in _PERMANENT else ""
+        return f"{code} (HTTP {status}){hint}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _dt(t: float | None) -> datetime | None:
+    return datetime.fromtimestamp(t, UTC) if t is not None else None

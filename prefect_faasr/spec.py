@@ -1,0 +1,395 @@
+"""TestSpec: one FaaSr integration test as YAML (design.md "Test spec").
+
+```yaml
+name: integration
+workflow: workflow.json          # relative to this file
+functions: functions/            # local runtime: where FunctionName code lives
+payload_url: owner/repo/main/workflow.json
+timeouts: {run: 900, start: 300, execution: 600, settle: 5, poll: 1}
+returns: {sync1: true}           # declared conditional outcomes
+expect: {test-dontrun-false: not_invoked}
+objects:
+  - {key: "integration-tests/{InvocationID}/input2.txt", equals: "Test input2"}
+logs:
+  - {function: test-py-api, contains: "Deleted input1"}
+faults: {}                       # local runtime only, validated by it
+```
+
+`TestSpec.load(path)` reads a spec or a workflow JSON (a spec with defaults). A spec that cannot be used
+raises `SpecValidationError` listing every problem with its YAML path (`objects[1].equals`) and line.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PrivateAttr,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
+
+from prefect_faasr.derive import Budgets
+from prefect_faasr.errors import Problem, SpecValidationError
+from prefect_faasr.names import split_instance
+from prefect_faasr.oracle import EXPECTABLE, UndeclaredReturnError, expected_trace
+from prefect_faasr.status import FunctionStatus
+from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
+
+KEY_FIELDS = ("InvocationID", "InvocationTimestamp", "WorkflowName", "FaaSrLog", "InvocationFolder")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Model):
+    """Seconds: whole run, invocation to first log, first log to `.done`, log settle window, poll interval."""
+
+    run: PositiveFloat = 900.0
+    start: PositiveFloat = 300.0
+    execution: PositiveFloat = 600.0
+    settle: PositiveFloat = 5.0
+    poll: PositiveFloat = 1.0
+
+    def budgets(self) -> Budgets:
+        return Budgets(start=self.start, execution=self.execution, run=self.run)
+
+
+class ObjectCheck(_Model):
+    """An S3 object to check after the run: exactly one of `exists`, `equals`, `contains`."""
+
+    key: str = Field(min_length=1)
+    store: str | None = None
+    exists: StrictBool | None = None
+    equals: str | None = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _one_check(self) -> ObjectCheck:
+        given = [k for k in ("exists", "equals", "contains") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = f" (found {', '.join(given)})" if given else ""
+            raise ValueError(f"give exactly one of exists, equals, contains{found}")
+        return self
+
+    def render_key(self, keys: InvocationKeys) -> str:
+        return render_key(self.key, keys)
+
+
+class LogCheck(_Model):
+    """A line a function instance's log (or every instance of an action) must contain, or must not."""
+
+    function: str = Field(min_length=1)
+    contains: str = Field(min_length=1)
+    absent: StrictBool = False
+
+
+class TestSpec(_Model):
+    """A loaded, validated test spec; `faasr_workflow` is the parsed workflow it refers to."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str = Field(min_length=1)
+    workflow: str = Field(min_length=1)
+    functions: str | None = None
+    payload_url: str | None = None
+    timeouts: Timeouts = Timeouts()
+    returns: dict[str, StrictBool] = {}
+    expect: dict[str, FunctionStatus] = {}
+    objects: list[ObjectCheck] = []
+    logs: list[LogCheck] = []
+    faults: dict[str, dict[str, Any]] = {}
+
+    _source: Path | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default=Path("."))
+    _workflow: FaaSrWorkflow | None = PrivateAttr(default=None)
+
+    # ---- loading ---------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path) -> TestSpec:
+        """Load a YAML spec, or a workflow JSON as a spec with defaults."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            return cls.from_workflow(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecValidationError([Problem("(file)", "file not found")], source) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecValidationError([Problem("(file)", f"cannot read file: {exc}")], source) from None
+        data, node = _load_yaml(text, source)
+        return cls.from_mapping(data, base_dir=path.parent, source=source, _node=node)
+
+    @classmethod
+    def from_workflow(cls, path: str | Path, **fields: Any) -> TestSpec:
+        """A spec with defaults for a workflow JSON: every action expected to complete or not run."""
+        path = Path(path)
+        wf = FaaSrWorkflow.parse(path)
+        functions = path.parent / "functions"
+        data = {"name": wf.name, "workflow": path.name, **fields}
+        if "functions" not in fields and functions.is_dir():
+            data["functions"] = "functions"
+        return cls.from_mapping(data, base_dir=path.parent, source=str(path))
+
+    @classmethod
+    def from_mapping(
+        cls,
+        data: Any,
+        *,
+        base_dir: str | Path = ".",
+        source: str | None = None,
+        _node: yaml.Node | None = None,
+    ) -> TestSpec:
+        """Validate a spec given as a mapping (what the YAML holds); relative paths start at `base_dir`."""
+        base = Path(base_dir)
+        if not isinstance(data, Mapping):
+            what = "empty" if data is None else f"a {type(data).__name__}"
+            problem = Problem("(root)", f"a test spec must be a mapping, this is {what}")
+            raise SpecValidationError([problem], source)
+        data = dict(data)
+        if "name" not in data and (source or isinstance(data.get("workflow"), str)):
+            data["name"] = Path(source or data["workflow"]).stem
+        try:
+            spec = cls.model_validate(data)
+        except ValidationError as exc:
+            raise SpecValidationError(_problems(exc, _node), source) from None
+        spec._source = Path(source) if source else None
+        spec._base_dir = base
+        wf_path = spec.workflow_path
+        problems = []
+        if not wf_path.is_file():
+            problems.append(_at("workflow", f"workflow file not found: {wf_path}", _node))
+        if spec.functions is not None and not spec.functions_dir.is_dir():  # type: ignore[union-attr]
+            problems.append(_at("functions", f"folder not found: {spec.functions_dir}", _node))
+        if problems:
+            raise SpecValidationError(problems, source)
+        spec._workflow = FaaSrWorkflow.parse(wf_path)  # WorkflowValidationError names the workflow file
+        problems = _cross_check(spec, spec._workflow, _node)
+        if problems:
+            raise SpecValidationError(problems, source)
+        return spec
+
+    # ---- derived values --------------------------------------------------------------------------
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def workflow_path(self) -> Path:
+        return (self._base_dir / self.workflow).resolve()
+
+    @property
+    def functions_dir(self) -> Path | None:
+        return (self._base_dir / self.functions).resolve() if self.functions is not None else None
+
+    @property
+    def faasr_workflow(self) -> FaaSrWorkflow:
+        if self._workflow is None:  # only for specs built with model_validate directly
+            self._workflow = FaaSrWorkflow.parse(self.workflow_path)
+        return self._workflow
+
+    def expected_statuses(self, default_return: bool | None = None) -> dict[str, FunctionStatus]:
+        """Expected final status of every instance: the oracle with `returns`, overlaid with `expect`.
+
+        A conditional action without a declared return is an error naming it, unless `default_return`.
+        """
+        try:
+            wf = self.faasr_workflow
+            return expected_trace(wf, self.returns, self.expect, default_return=default_return)
+        except UndeclaredReturnError as exc:
+            where = str(self._source) if self._source else None
+            raise SpecValidationError([Problem("returns", str(exc))], where) from None
+
+
+def render_key(template: str, keys: InvocationKeys) -> str:
+    """An object-key template for one invocation: `{InvocationID}`, `{InvocationTimestamp}`,
+    `{WorkflowName}`, `{FaaSrLog}` and `{InvocationFolder}` are replaced; `{{`/`}}` are literal braces."""
+    values = {
+        "InvocationID": keys.invocation_id,
+        "InvocationTimestamp": keys.timestamp,
+        "WorkflowName": keys.workflow_name,
+        "FaaSrLog": keys.faasr_log,
+        "InvocationFolder": keys.folder,
+    }
+    template_fields(template)
+    return template.format_map(values)
+
+
+def template_fields(template: str) -> list[str]:
+    """Placeholders of a key template; ValueError when one is unknown or the braces are malformed."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"malformed template ({exc}); write a literal brace as {{{{ or }}}}") from None
+    names = []
+    for _, name, spec, conv in parts:
+        if name is None:
+            continue
+        if name not in KEY_FIELDS or spec or conv:
+            known = ", ".join("{" + f + "}" for f in KEY_FIELDS)
+            raise ValueError(f"unknown placeholder {{{name}}}; use one of {known}")
+        names.append(name)
+    return names
+
+
+# ---- YAML with positions -----------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (PyYAML would keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "invalid YAML"
+        raise SpecValidationError([Problem("(yaml)", f"YAML syntax error: {what}{where}")], source) from None
+    except yaml.YAMLError as exc:
+        raise SpecValidationError([Problem("(yaml)", f"YAML error: {exc}")], source) from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
+    """The YAML node at a path, or its deepest existing ancestor."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            value = next((v for k, v in node.value if k.value == str(part)), None)
+            if value is None:
+                return node
+            node = value
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def _at(loc: str | tuple[str | int, ...], message: str, root: yaml.Node | None) -> Problem:
+    loc = (loc,) if isinstance(loc, str) else loc
+    node = _node_at(root, loc)
+    line = f" (line {node.start_mark.line + 1})" if node is not None else ""
+    return Problem(_path(loc), message + line)
+
+
+_ALLOWED = {
+    (): TestSpec.model_fields,
+    ("timeouts",): Timeouts.model_fields,
+    ("objects", 0): ObjectCheck.model_fields,
+    ("logs", 0): LogCheck.model_fields,
+}
+
+
+def _problems(exc: ValidationError, root: yaml.Node | None) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            parent = tuple(0 if isinstance(p, int) else p for p in loc[:-1])
+            allowed = ", ".join(_ALLOWED.get(parent, {}))
+            msg = f"unknown key {loc[-1]!r}" + (f"; allowed: {allowed}" if allowed else "")
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind == "bool_type":
+            msg = f"must be true or false, not {err['input']!r}"
+        elif kind == "enum":
+            allowed = ", ".join(s.value for s in EXPECTABLE)
+            msg = f"{err['input']!r} is not a function status; expected one of {allowed}"
+        elif kind == "string_type":
+            msg = f"must be a string, not {err['input']!r} (quote it in YAML)"
+        elif kind == "dict_type":
+            msg = f"must be a mapping, not {err['input']!r}"
+        elif kind == "list_type":
+            msg = f"must be a list, not {err['input']!r}"
+        elif kind == "value_error":
+            msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        else:
+            msg = err["msg"]
+        out.append(_at(loc, msg, root))
+    return out
+
+
+def _cross_check(spec: TestSpec, wf: FaaSrWorkflow, root: yaml.Node | None) -> list[Problem]:
+    """Names in the spec that must exist in the workflow, statuses that must be final, templates."""
+    instances = set(wf.instances())
+    names = set(wf.actions) | instances
+    listed = ", ".join(wf.actions)
+    problems = []
+
+    def unknown(loc: tuple[str | int, ...], name: str, what: str = "action or function instance") -> None:
+        problems.append(_at(loc, f"{name!r} is not an {what} of {wf.name} (actions: {listed})", root))
+
+    for key in spec.returns:
+        if key not in names:
+            unknown(("returns", key), key)
+        elif not wf.is_conditional(split_instance(key)[0]):
+            problems.append(
+                _at(
+                    ("returns", key),
+                    f"{key!r} has no conditional InvokeNext (True/False), so its return value does not "
+                    "change the expected trace",
+                    root,
+                )
+            )
+    for key, status in spec.expect.items():
+        if key not in names:
+            unknown(("expect", key), key)
+        if status not in EXPECTABLE:
+            allowed = ", ".join(s.value for s in EXPECTABLE)
+            msg = f"{status.value!r} is not a final status; expected one of {allowed}"
+            problems.append(_at(("expect", key), msg, root))
+    for i, obj in enumerate(spec.objects):
+        if obj.store is not None and obj.store not in wf.raw["DataStores"]:
+            stores = ", ".join(wf.raw["DataStores"])
+            problems.append(
+                _at(("objects", i, "store"), f"{obj.store!r} is not a DataStore ({stores})", root)
+            )
+        try:
+            template_fields(obj.key)
+        except ValueError as exc:
+            problems.append(_at(("objects", i, "key"), str(exc), root))
+    for i, check in enumerate(spec.logs):
+        if check.function not in names:
+            unknown(("logs", i, "function"), check.function)
+    for key in spec.faults:
+        if key not in names:
+            unknown(("faults", key), key)
+    return problems
