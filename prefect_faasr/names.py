@@ -6,24 +6,32 @@ import json
 import re
 from datetime import UTC, datetime
 
-NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
-FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-TARGET_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\((?P<rank>[0-9]+)\))?$")
-INSTANCE_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\((?P<rank>[1-9][0-9]*)\))?$")
+# `\Z`, not `$`: `$` would also accept a trailing newline, which has no place in an S3 key.
+NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*\Z")
+FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
+TARGET_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\((?P<rank>[0-9]+)\))?\Z")
+INSTANCE_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\((?P<rank>[1-9][0-9]*)\))?\Z")
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H-%M-%S"
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
+
+
 def json_path(*parts: str | int) -> str:
-    """`json_path("ActionList", "a-b", "InvokeNext", 0)` -> `$.ActionList.a-b.InvokeNext[0]`."""
-    out = "$"
+    """`json_path("ActionList", "a-b", "InvokeNext", 0)` -> `$.ActionList.a-b.InvokeNext[0]`.
+
+    Keys with other characters are quoted: `json_path("ComputeServers", "OW", "API.key")` ->
+    `$.ComputeServers.OW["API.key"]`.
+    """
+    out = ["$"]
     for part in parts:
         if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
-            out += f".{part}"
+            out.append(f"[{part}]")
+        elif _PLAIN_KEY(part):
+            out.append("." + part)
         else:
-            out += "[" + json.dumps(part) + "]"
-    return out
+            out.append("[" + json.dumps(part, ensure_ascii=False) + "]")
+    return "".join(out)
 
 
 def instance_name(action: str, rank: int | None = None) -> str:

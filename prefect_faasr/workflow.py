@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from prefect_faasr.errors import Problem, WorkflowValidationError
-from prefect_faasr.graph import Edge, iter_edges, topological_order
+from prefect_faasr.graph import Edge, adjacency, iter_edges, topological_order
 from prefect_faasr.names import (
     INSTANCE_RE,
     NAME_RE,
     TIMESTAMP_FORMAT,
     instance_name,
+    json_path,
     new_timestamp,
     split_instance,
 )
@@ -42,9 +43,20 @@ class Action:
     invoke_next: tuple[Any, ...]
 
 
+_DONE_RE = re.compile(r"^(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\.(?P<rank>[1-9][0-9]*))?\Z")
+
+
 @dataclass(frozen=True)
 class InvocationKeys:
-    """S3 keys of one invocation (contract §3): folder `{FaaSrLog}/{WF}/{TS}/{ID}` and what is in it."""
+    """S3 keys of one invocation (contract §3): folder `{FaaSrLog}/{WF}/{TS}/{ID}` and what is in it.
+
+    Example:
+        ```python
+        keys = InvocationKeys("FaaSrLog", "WF", "2026-11-21T09-36-32", "ID")
+        keys.log_key("worker(2)")    # 'FaaSrLog/WF/2026-11-21T09-36-32/ID/worker(2).txt'
+        keys.done_key("worker(2)")   # 'FaaSrLog/WF/2026-11-21T09-36-32/ID/function_completions/worker.2.done'
+        ```
+    """
 
     faasr_log: str
     workflow_name: str
@@ -53,10 +65,14 @@ class InvocationKeys:
 
     @property
     def folder(self) -> str:
-        return f"{self.faasr_log}/{self.workflow_name}/{self.timestamp}/{self.invocation_id}"
+        # The engine joins the parts with pathlib, which drops empty and "." parts and doubled slashes.
+        return PurePosixPath(
+            self.faasr_log, self.workflow_name, self.timestamp, self.invocation_id
+        ).as_posix()
 
     def log_key(self, instance: str) -> str:
         """Log of a function instance, `{F}/{A}.txt` or `{F}/{A}({r}).txt` (LoggingDataStore)."""
+        split_instance(instance)
         return f"{self.folder}/{instance}.txt"
 
     def done_key(self, instance: str) -> str:
@@ -66,34 +82,41 @@ class InvocationKeys:
         return f"{self.folder}/function_completions/{stem}.done"
 
     def candidate_key(self, action: str) -> str:
+        """Fan-in candidate list of an action (LoggingDataStore)."""
         return f"{self.folder}/{action}.candidate"
 
     def lock_key(self, action: str) -> str:
+        """Fan-in lock of an action (LoggingDataStore, transient)."""
         return f"{self.folder}/{action}/lock"
 
     def flag_prefix(self, action: str) -> str:
+        """Prefix of the lock-intent flags of an action (LoggingDataStore, transient)."""
         return f"{self.folder}/{action}/flag/"
 
     def classify(self, key: str) -> tuple[str, str] | None:
-        """Which FaaSr object a key in this folder is: ("log"|"done"|"candidate", instance or action)."""
+        """Which FaaSr object a key is: ("log"|"done", instance) or ("candidate"|"lock"|"flag", action).
+
+        None for keys outside this invocation folder and for anything FaaSr does not write.
+        """
         prefix = self.folder + "/"
         if not key.startswith(prefix):
             return None
         rest = key[len(prefix) :]
         if rest.startswith("function_completions/") and rest.endswith(".done"):
-            stem = rest[len("function_completions/") : -len(".done")]
-            action, _, rank = stem.partition(".")
-            if rank.isdigit() and NAME_RE.match(action):
-                return "done", instance_name(action, int(rank))
-            if not rank and NAME_RE.match(action):
-                return "done", action
-            return None
-        if "/" in rest:
-            return None
+            m = _DONE_RE.match(rest[len("function_completions/") : -len(".done")])
+            return ("done", instance_name(m["name"], int(m["rank"]) if m["rank"] else None)) if m else None
+        head, sep, tail = rest.partition("/")
+        if sep:
+            if not NAME_RE.match(head):
+                return None
+            if tail == "lock":
+                return "lock", head
+            flag, _, number = tail.partition("/")
+            return ("flag", head) if flag == "flag" and number and "/" not in number else None
         if rest.endswith(".txt") and INSTANCE_RE.match(rest[:-4]):
             return "log", rest[:-4]
-        if rest.endswith(".candidate") and NAME_RE.match(rest[:-10]):
-            return "candidate", rest[:-10]
+        if rest.endswith(".candidate") and NAME_RE.match(rest[: -len(".candidate")]):
+            return "candidate", rest[: -len(".candidate")]
         return None
 
 
@@ -110,9 +133,11 @@ class FaaSrWorkflow:
 
     Example:
         ```python
-        wf = FaaSrWorkflow.parse("workflow.json")
-        wf.entry, wf.instances()             # 'start', ['start', 'prep', 'worker(1)', ...]
-        wf.keys("ID", "2026-11-21T09-36-32").done_key("worker(2)")
+        wf = FaaSrWorkflow.parse("workflow.json")     # WorkflowValidationError lists every problem
+        wf.entry, wf.instances()                      # 'start', ['start', 'prep', 'worker(1)', ...]
+        [(e.target, e.branch) for e in wf.successors("prep")]   # [('left', True), ('never', False)]
+        inv = wf.new_invocation()                     # InvocationID + InvocationTimestamp to send
+        wf.keys(inv).done_key("worker(2)")            # '.../function_completions/worker.2.done'
         ```
     """
 
@@ -136,13 +161,9 @@ class FaaSrWorkflow:
             for name, spec in raw["ActionList"].items()
         }
         self.edges = tuple(edges)
-        succ: dict[str, list[Edge]] = defaultdict(list)
-        pred: dict[str, list[Edge]] = defaultdict(list)
-        for e in edges:
-            succ[e.source].append(e)
-            pred[e.target].append(e)
-        self._succ = {a: tuple(succ.get(a, ())) for a in self.actions}
-        self._pred = {a: tuple(pred.get(a, ())) for a in self.actions}
+        succ, pred = adjacency(self.actions, edges)
+        self._succ = {a: tuple(succ[a]) for a in self.actions}
+        self._pred = {a: tuple(pred[a]) for a in self.actions}
         self._rank = {a: max((e.rank for e in self._pred[a]), default=1) for a in self.actions}
 
     # ---- construction -------------------------------------------------------------------------
@@ -153,13 +174,14 @@ class FaaSrWorkflow:
 
         Raises `WorkflowValidationError` with every problem found (each with its JSON path).
         """
-        raw, origin, notes = _load(source, origin)
+        raw, notes, origin = _load(source, origin)
         problems = validate(raw, notes)
-        errors = [p for p in problems if p.severity == "error"]
-        if errors:
+        if any(p.severity == "error" for p in problems):
             raise WorkflowValidationError(problems, origin)
+        if isinstance(source, Mapping):
+            raw = copy.deepcopy(raw)  # the caller keeps the original; decoded text is ours alone
         edges = list(iter_edges(raw))
-        return cls(copy.deepcopy(raw), edges, [p for p in problems if p.severity == "warning"], origin)
+        return cls(raw, edges, [p for p in problems if p.severity == "warning"], origin)
 
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the workflow JSON."""
@@ -168,9 +190,11 @@ class FaaSrWorkflow:
     # ---- graph ----------------------------------------------------------------------------------
 
     def successors(self, action: str) -> tuple[Edge, ...]:
+        """Edges out of an action in InvokeNext order; `edge.branch` is True/False on a conditional."""
         return self._succ[action]
 
     def predecessors(self, action: str) -> tuple[Edge, ...]:
+        """Edges into an action, in ActionList then InvokeNext order."""
         return self._pred[action]
 
     def predecessor_instances(self, action: str) -> list[str]:
@@ -182,9 +206,11 @@ class FaaSrWorkflow:
         return self._rank[action]
 
     def is_conditional(self, action: str) -> bool:
+        """Whether the action's InvokeNext has a True/False object (its function must return a bool)."""
         return any(e.conditional for e in self._succ[action])
 
     def is_fan_in(self, action: str) -> bool:
+        """Whether FaaSr gates the action on several `.done` files (contract §5.3)."""
         return len(self.predecessor_instances(action)) > 1
 
     def instances(self, action: str | None = None) -> list[str]:
@@ -195,6 +221,7 @@ class FaaSrWorkflow:
         return [instance_name(action, r) for r in range(1, n + 1)] if n > 1 else [action]
 
     def topological_order(self) -> list[str]:
+        """Actions so that every action comes after its predecessors (ties in ActionList order)."""
         return list(self._topo)
 
     @cached_property
@@ -226,7 +253,12 @@ class FaaSrWorkflow:
 
     # ---- invocation identity and keys -----------------------------------------------------------
 
-    def keys(self, invocation_id: str, timestamp: str) -> InvocationKeys:
+    def keys(self, invocation_id: str | Invocation, timestamp: str | None = None) -> InvocationKeys:
+        """S3 keys of one invocation: `keys(invocation)` or `keys(invocation_id, timestamp)`."""
+        if isinstance(invocation_id, Invocation):
+            invocation_id, timestamp = invocation_id.invocation_id, invocation_id.timestamp
+        if timestamp is None:
+            raise TypeError("keys(invocation_id, timestamp) needs the InvocationTimestamp")
         return InvocationKeys(self.faasr_log, self.name, timestamp, invocation_id)
 
     def new_invocation(self, now: datetime | None = None) -> Invocation:
@@ -247,36 +279,78 @@ class FaaSrWorkflow:
 
 def _load(
     source: str | Path | Mapping[str, Any], origin: str | None
-) -> tuple[Any, str | None, list[Problem]]:
+) -> tuple[Any, list[Problem], str | None]:
     if isinstance(source, Mapping):
-        return dict(source), origin, []
+        return dict(source), [], origin
     if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
         path = Path(source)
+        origin = origin or str(path)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise WorkflowValidationError([Problem("$", "file not found")], str(path)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorkflowValidationError([Problem("$", f"cannot read file: {exc}")], str(path)) from None
-        origin = origin or str(path)
+            raise WorkflowValidationError([Problem("$", "file not found")], origin) from None
+        except IsADirectoryError:
+            raise WorkflowValidationError([Problem("$", "is a directory, not a file")], origin) from None
+        except UnicodeDecodeError as exc:
+            msg = f"not UTF-8 text (byte {exc.start}): FaaSr reads workflow files as UTF-8 JSON"
+            raise WorkflowValidationError([Problem("$", msg)], origin) from None
+        except OSError as exc:
+            msg = f"cannot read file: {exc.strerror or exc}"
+            raise WorkflowValidationError([Problem("$", msg)], origin) from None
     else:
         text = source
-    dup: list[Problem] = []
+    return *_decode(text, origin), origin
+
+
+def _decode(text: str, origin: str | None) -> tuple[Any, list[Problem]]:
+    """JSON text -> data plus a warning per duplicated key (json.loads keeps the last value silently)."""
+    duplicated: dict[int, list[str]] = {}
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
+        obj: dict[str, Any] = {}
         for k, v in items:
-            if k in seen:
-                dup.append(
-                    Problem("$", f"key {k!r} appears twice in one object; the last value wins", "warning")
-                )
-            seen[k] = v
-        return seen
+            if k in obj:
+                duplicated.setdefault(id(obj), []).append(k)
+            obj[k] = v
+        return obj
 
     try:
         data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
-        raise WorkflowValidationError(
-            [Problem("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")], origin
-        ) from None
-    return data, origin, dup
+        raise WorkflowValidationError([Problem("$", _syntax_message(text, exc))], origin) from None
+    problems = (
+        [
+            Problem(
+                json_path(*parts, key),
+                "this key appears twice in one object; FaaSr uses the last value",
+                "warning",
+            )
+            for parts, obj in _walk(data)
+            for key in duplicated.get(id(obj), ())
+        ]
+        if duplicated
+        else []
+    )
+    return data, problems
+
+
+def _walk(value: Any, parts: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every JSON object in `value` with its path parts (iterative, any depth)."""
+    stack = [(parts, value)]
+    while stack:
+        parts, value = stack.pop()
+        if isinstance(value, dict):
+            yield parts, value
+            stack.extend(((*parts, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*parts, i), v) for i, v in enumerate(value))
+
+
+def _syntax_message(text: str, exc: json.JSONDecodeError) -> str:
+    reason = exc.msg.removesuffix(" at")  # "Invalid control character at" reads badly before "line"
+    lines = text.splitlines() or [""]
+    line = lines[min(exc.lineno, len(lines)) - 1]
+    start = max(0, exc.colno - 31)
+    snippet = line[start : exc.colno + 20].strip()
+    near = f"; near: {snippet}" if snippet else ""
+    return f"not valid JSON at line {exc.lineno}, column {exc.colno}: {reason}{near}"
