@@ -50,7 +50,11 @@ def shape(text: str) -> tuple[int, int]:
 
 def row(label: str, text: str) -> None:
     result = parse_or_problems(text)
-    verdict = "valid" if isinstance(result, FaaSrWorkflow) else f"invalid, {len(result.problems)} errors"
+    verdict = (
+        "valid"
+        if isinstance(result, FaaSrWorkflow)
+        else f"invalid, {len(result.problems)} error{'' if len(result.problems) == 1 else 's'}"
+    )
     actions, edges = shape(text)
     base, _ = timed(lambda: json.loads(text))
     best, median = timed(lambda: parse_or_problems(text))
