@@ -33,6 +33,11 @@ COMPUTE_SERVERS = "ComputeServers"
 class CredentialsError(FaaSrUserError):
     """The environment has no usable credentials for a DataStore or ComputeServer of the workflow."""
 
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(f"{path}: {detail}")
+
 
 class EnvironmentNotFoundError(FaaSrUserError):
     """No FaaSrEnvironment block has the given name."""
@@ -163,8 +168,13 @@ class BlockEnvironment:
         session: requests.Session | None = None,
     ) -> BlockEnvironment:
         """An environment from credential blocks given directly (unsaved blocks work: no Prefect API)."""
-        loaded = {(DATA_STORES, k): v for k, v in (data_stores or {}).items()}
-        loaded.update({(COMPUTE_SERVERS, k): v for k, v in (compute_servers or {}).items()})
+        given = [(DATA_STORES, data_stores or {}), (COMPUTE_SERVERS, compute_servers or {})]
+        loaded = {
+            (section, k): v
+            for section, blocks in given
+            for k, v in blocks.items()
+            if k in workflow.raw[section]
+        }
         return cls._from_loaded(workflow, name, description, loaded, {}, session)
 
     @classmethod
@@ -187,7 +197,7 @@ class BlockEnvironment:
                 else:
                     server = workflow.raw[COMPUTE_SERVERS].get(item, {})
                     compute[item] = _compute_auth(block, server.get("FaaSType", "?"), source)
-            except CredentialsError as exc:
+            except _WrongBlockError as exc:
                 unresolved[(section, item)] = str(exc)
         return cls(
             workflow,
@@ -217,7 +227,7 @@ class BlockEnvironment:
             return s3_client(endpoint, region, anonymous=True)
         keys = self._s3_keys.get(store_name)
         if keys is None:
-            raise CredentialsError(self._missing(DATA_STORES, store_name))
+            raise self._missing(DATA_STORES, store_name)
         return s3_client(endpoint, region, _value(keys.access_key), _value(keys.secret_key))
 
     def bucket(self, store_name: str) -> str:
@@ -226,7 +236,7 @@ class BlockEnvironment:
     def compute_auth(self, server_name: str) -> ComputeAuth:
         auth = self._compute.get(server_name)
         if auth is None:
-            raise CredentialsError(self._missing(COMPUTE_SERVERS, server_name))
+            raise self._missing(COMPUTE_SERVERS, server_name)
         return auth
 
     def trigger_entry(
@@ -244,18 +254,26 @@ class BlockEnvironment:
     def _store(self, store_name: str) -> Mapping[str, Any]:
         stores = self.workflow.raw[DATA_STORES]
         if store_name not in stores:
-            raise CredentialsError(f"workflow {self.workflow.name!r} has no DataStore {store_name!r}")
+            raise CredentialsError(
+                json_path(DATA_STORES, store_name), f"workflow {self.workflow.name!r} has no such DataStore"
+            )
         return stores[store_name]
 
-    def _missing(self, section: str, item: str) -> str:
+    def _missing(self, section: str, item: str) -> CredentialsError:
+        path = json_path(section, item)
         if (section, item) in self._unresolved:
-            return self._unresolved[(section, item)]
+            return CredentialsError(path, self._unresolved[(section, item)])
         field = "data_stores" if section == DATA_STORES else "compute_servers"
         kind = "DataStore" if section == DATA_STORES else "ComputeServer"
-        return (
-            f"{json_path(section, item)}: environment {self._name!r} has no credentials for {kind} {item!r}: "
-            f"add {field}={{{item!r}: '<block-type>/<block-name>'}} to the FaaSrEnvironment block"
+        return CredentialsError(
+            path,
+            f"environment {self._name!r} has no credentials for {kind} {item!r}: "
+            f"add {field}={{{item!r}: '<block-type>/<block-name>'}} to the FaaSrEnvironment block",
         )
+
+
+class _WrongBlockError(Exception):
+    """A referenced block exists but cannot serve that DataStore or ComputeServer."""
 
 
 def _value(secret: SecretStr | None) -> str | None:
@@ -277,10 +295,7 @@ def _load_problem(env_name: str, section: str, item: str, ref: str, exc: Excepti
         reason = f"no block {doc!r} of type {slug!r}"
     else:  # e.g. the Prefect API is unreachable; the exception text may hold URLs, so name its type only
         reason = type(exc).__name__
-    return (
-        f"{json_path(section, item)}: environment {env_name!r} names block {ref!r} in {field}, "
-        f"which cannot be loaded: {reason}"
-    )
+    return f"environment {env_name!r} names block {ref!r} in {field}, which cannot be loaded: {reason}"
 
 
 def _s3_keys(block: Block, source: str) -> S3Keys:
@@ -291,7 +306,7 @@ def _s3_keys(block: Block, source: str) -> S3Keys:
         return S3Keys(SecretStr(key_id) if key_id else None, block.aws_secret_access_key, source)
     if isinstance(block, MinIOCredentials):
         return S3Keys(SecretStr(block.minio_root_user), block.minio_root_password, source)
-    raise CredentialsError(
+    raise _WrongBlockError(
         f"{source} is a {block.get_block_type_slug()} block; a DataStore needs aws-credentials or "
         f"minio-credentials"
     )
@@ -321,7 +336,7 @@ def _compute_auth(block: Block, faas_type: str, source: str) -> ComputeAuth:
         "Lambda": "aws-credentials",
     }.get(faas_type)
     if wanted is None:
-        raise CredentialsError(f"{source}: FaaSType {faas_type} is not supported yet by prefect-faasr")
-    raise CredentialsError(
+        raise _WrongBlockError(f"{source}: FaaSType {faas_type} is not supported yet by prefect-faasr")
+    raise _WrongBlockError(
         f"{source} is a {block.get_block_type_slug()} block; a {faas_type} server needs {wanted}"
     )

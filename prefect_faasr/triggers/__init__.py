@@ -15,16 +15,19 @@ from prefect_faasr.triggers.entry import (
     SUPPORTED_FAAS_TYPES,
     deployed_name,
     entry_overwritten,
+    entry_problems,
     entry_server,
     trigger_entry,
 )
 from prefect_faasr.triggers.errors import TriggerError, UnsupportedFaaSTypeError
+from prefect_faasr.triggers.findings import Finding
 from prefect_faasr.triggers.receipt import TriggerReceipt
 
 __all__ = [
     "GITHUB_API_URL",
     "SUPPORTED_FAAS_TYPES",
     "ComputeAuth",
+    "Finding",
     "GitHubAuth",
     "LambdaAuth",
     "OpenWhiskAuth",
@@ -33,6 +36,7 @@ __all__ = [
     "UnsupportedFaaSTypeError",
     "deployed_name",
     "entry_overwritten",
+    "entry_problems",
     "entry_server",
     "trigger_entry",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from prefect_faasr.errors import Problem
 from prefect_faasr.names import json_path
 from prefect_faasr.triggers import github, lambda_, openwhisk
 from prefect_faasr.triggers.auth import ComputeAuth, GitHubAuth, LambdaAuth, OpenWhiskAuth
@@ -43,28 +44,41 @@ def unsupported_message(faas_type: str) -> str:
     )
 
 
-def entry_server(workflow: FaaSrWorkflow) -> tuple[str, dict[str, Any]]:
-    """Name and settings of the entry's ComputeServer, after the checks FaaSr's invoke makes.
-
-    Raises `UnsupportedFaaSTypeError` for FaaSTypes without a trigger here, and `TriggerError` when the
-    server lacks `UseSecretStore: true` (FaaSr refuses to start a workflow from such a server, and the
-    harness never ships credentials in OVERWRITTEN).
-    """
+def entry_problems(workflow: FaaSrWorkflow) -> list[Problem]:
+    """What stops the harness from starting `workflow` at all: an entry server of a FaaSType without a
+    trigger here, or one without `UseSecretStore: true` (FaaSr starts a workflow only from a server that
+    reads credentials from its own secret store, and the harness never ships them in OVERWRITTEN)."""
     name = workflow.actions[workflow.entry].faas_server
     server = workflow.compute_server(workflow.entry)
     faas_type = server["FaaSType"]
+    where = f"the entry action {workflow.entry!r} runs on {name!r}"
     if faas_type not in SUPPORTED_FAAS_TYPES:
-        raise UnsupportedFaaSTypeError(
-            f"{json_path('ComputeServers', name, 'FaaSType')}: the entry action {workflow.entry!r} runs on "
-            f"{name!r}: {unsupported_message(faas_type)}"
-        )
+        return [
+            Problem(
+                json_path("ComputeServers", name, "FaaSType"), f"{where}: {unsupported_message(faas_type)}"
+            )
+        ]
     if server.get("UseSecretStore") is not True:
-        raise TriggerError(
-            f"{json_path('ComputeServers', name, 'UseSecretStore')}: the entry action {workflow.entry!r} "
-            f'runs on {name!r}, which must set "UseSecretStore": true (FaaSr starts a workflow only from a '
-            f"server that reads its credentials from its own secret store)"
-        )
-    return name, server
+        return [
+            Problem(
+                json_path("ComputeServers", name, "UseSecretStore"),
+                f'{where}, which must set "UseSecretStore": true (FaaSr starts a workflow only from a '
+                f"server that reads its credentials from its own secret store)",
+            )
+        ]
+    return []
+
+
+def entry_server(workflow: FaaSrWorkflow) -> tuple[str, dict[str, Any]]:
+    """Name and settings of the entry's ComputeServer, after the checks of `entry_problems`.
+
+    Raises `UnsupportedFaaSTypeError` or `TriggerError` naming the JSON path of the problem.
+    """
+    for problem in entry_problems(workflow):
+        error = UnsupportedFaaSTypeError if problem.path.endswith(".FaaSType") else TriggerError
+        raise error(str(problem))
+    name = workflow.actions[workflow.entry].faas_server
+    return name, workflow.compute_server(workflow.entry)
 
 
 def trigger_entry(

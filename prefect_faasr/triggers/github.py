@@ -14,6 +14,7 @@ import requests
 
 from prefect_faasr.triggers.auth import GitHubAuth
 from prefect_faasr.triggers.errors import TriggerError, scrub
+from prefect_faasr.triggers.findings import Finding
 from prefect_faasr.triggers.receipt import TriggerReceipt
 from prefect_faasr.triggers.transport import DEFAULT_TIMEOUT, connection_reason, reply_message, session_scope
 
@@ -86,12 +87,12 @@ def check_repository(
     repo: str,
     session: requests.Session | None = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
-) -> str | None:
+) -> Finding | None:
     """A problem reaching `owner/repo` with this token, or None when the repository is visible."""
     try:
         response = _request("GET", f"{_api(auth)}/repos/{owner}/{repo}", auth, session, timeout)
     except TriggerError as exc:
-        return str(exc)
+        return Finding(str(exc), server_wide=True)
     status, message = response.status_code, reply_message(response, "message")
     if status == 200:
         return None
@@ -104,7 +105,7 @@ def check_repository(
         )
     else:
         text = f"GitHub answered HTTP {status} for repository {owner}/{repo}: {message}"
-    return scrub(text, [auth.token])
+    return Finding(scrub(text, [auth.token]), server_wide=True)
 
 
 def check_workflow_file(
@@ -115,19 +116,19 @@ def check_workflow_file(
     workflow_file: str,
     session: requests.Session | None = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
-) -> str | None:
+) -> Finding | None:
     """A problem with the registered workflow `workflow_file` (missing or disabled), or None."""
     url = f"{_api(auth)}/repos/{owner}/{repo}/actions/workflows/{workflow_file}"
     try:
         response = _request("GET", url, auth, session, timeout)
     except TriggerError as exc:
-        return str(exc)
+        return Finding(str(exc), server_wide=True)
     status, message = response.status_code, reply_message(response, "message")
     if status == 200:
         state = _json_field(response, "state")
         if state in (None, "active"):
             return None
-        return f"workflow {workflow_file} in {owner}/{repo} is {state}: enable it in the Actions tab"
+        return Finding(f"workflow {workflow_file} in {owner}/{repo} is {state}: enable it in the Actions tab")
     if status == 404:
         text = (
             f"no workflow {workflow_file} in {owner}/{repo} (404): register the FaaSr workflow so that "
@@ -135,7 +136,7 @@ def check_workflow_file(
         )
     else:
         text = f"GitHub answered HTTP {status} for workflow {workflow_file} in {owner}/{repo}: {message}"
-    return scrub(text, [auth.token])
+    return Finding(scrub(text, [auth.token]), server_wide=status in (401, 403))
 
 
 def _api(auth: GitHubAuth) -> str:

@@ -14,8 +14,10 @@ from pydantic import SecretStr
 
 from prefect_faasr.triggers.auth import LambdaAuth
 from prefect_faasr.triggers.errors import TriggerError, scrub
+from prefect_faasr.triggers.findings import Finding
 from prefect_faasr.triggers.receipt import TriggerReceipt
 
+_NOT_FOUND = "ResourceNotFoundException"
 _CREDENTIAL_CODES = frozenset(
     {
         "UnrecognizedClientException",
@@ -78,12 +80,16 @@ def check_function(
     *,
     source: str = "the AWS credentials",
     secrets: Iterable[SecretStr | None] = (),
-) -> str | None:
+) -> Finding | None:
     """A problem reading the function with these credentials (missing, access denied, ...), or None."""
+    from botocore.exceptions import ClientError
+
     try:
         client.get_function(FunctionName=function_name)
     except Exception as exc:
-        return scrub(_problem(exc, function_name, client.meta.region_name, source), secrets)
+        text = scrub(_problem(exc, function_name, client.meta.region_name, source), secrets)
+        missing = isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == _NOT_FOUND
+        return Finding(text, server_wide=not missing)
     return None
 
 
@@ -100,19 +106,19 @@ def _problem(exc: Exception, function_name: str, region: str, source: str) -> st
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "?"), error.get("Message", "")
-        if code == "ResourceNotFoundException":
+        if code == _NOT_FOUND:
             return (
                 f"no Lambda function {function_name} in region {region} ({code}): check Region and that "
                 f"the workflow is registered (FaaSr creates one function {function_name})"
             )
-        if code == "AccessDeniedException":
+        if code in ("AccessDeniedException", "AccessDenied"):
             return (
                 f"{source} may not use {function_name} ({code}: {message}): the identity needs "
                 f"lambda:InvokeFunction and lambda:GetFunction on it"
             )
         if code in _CREDENTIAL_CODES:
             return f"AWS rejected {source} ({code}): check the access key id and secret key"
-        return f"{code}: {message}"
+        return f"{code}: {message[:300]}"
     if isinstance(exc, NoCredentialsError):
         return f"no AWS credentials: {source} has no keys and boto3 found none in the environment"
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):

@@ -15,6 +15,7 @@ import requests
 
 from prefect_faasr.triggers.auth import OpenWhiskAuth
 from prefect_faasr.triggers.errors import TriggerError, scrub
+from prefect_faasr.triggers.findings import Finding
 from prefect_faasr.triggers.receipt import TriggerReceipt
 from prefect_faasr.triggers.transport import DEFAULT_TIMEOUT, connection_reason, reply_message, session_scope
 
@@ -78,16 +79,17 @@ def check_action(
     verify: bool = False,
     session: requests.Session | None = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
-) -> str | None:
+) -> Finding | None:
     """A problem reading the action with this key (bad key, no such action, unreachable), or None."""
     url = action_url(endpoint, namespace, action_name)
     try:
         response = _request("GET", url, auth, session, timeout, verify)
     except TriggerError as exc:
-        return str(exc)
+        return Finding(str(exc), server_wide=True)
     if response.status_code == 200:
         return None
-    return scrub(_problem(response, auth, namespace, action_name, endpoint), [auth.api_key])
+    text = scrub(_problem(response, auth, namespace, action_name, endpoint), [auth.api_key])
+    return Finding(text, server_wide=response.status_code != 404)
 
 
 def _problem(

@@ -28,6 +28,8 @@ from prefect_faasr.environment import (
 from prefect_faasr.errors import FaaSrUserError
 from prefect_faasr.triggers import GitHubAuth, LambdaAuth
 
+pytestmark = pytest.mark.integration  # the Prefect API and a moto server
+
 S3_KEY, S3_SECRET = "AKIAFAASRS3KEY000001", "faasrS3secret/abcdefghijklmnopqrstuvwxyz01"
 MINIO_USER, MINIO_PASSWORD = "faasr-minio-user", "faasrMinioPassword0123456789"
 
@@ -141,6 +143,7 @@ def test_unknown_environment() -> None:
 def test_trigger_entry_through_the_environment(
     saved_blocks: None, httpserver: HTTPServer, moto: MotoServer
 ) -> None:
+
     repo = "faasr-owner/faasr-actions"
     github = FakeGitHub(httpserver, workflows={repo: {"TriggerWF-start.yml": "active"}})
     FaaSrGitHubCredentials(token=GITHUB_TOKEN, api_url=github.url).save("env-gh-standin", overwrite=True)

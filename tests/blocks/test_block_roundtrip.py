@@ -9,6 +9,9 @@ from pydantic import SecretStr, ValidationError
 
 from prefect_faasr.blocks import FaaSrEnvironment, FaaSrGitHubCredentials, FaaSrOpenWhiskCredentials
 
+pytestmark = pytest.mark.integration  # the Prefect API
+
+
 TOKEN = "ghp_roundTRIPtoken0123456789abcdefABCD"
 OW_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:roundTRIPowSECRET"
 

@@ -332,3 +332,39 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class IamKeys:
+    allowed: tuple[str, str]
+    denied: tuple[str, str]
+
+
+def moto_with_iam(workdir: Path, buckets: tuple[str, ...]) -> tuple[MotoServer, IamKeys]:
+    """A moto server that checks signatures and IAM policies (as AWS does) once it is set up.
+
+    moto serves INITIAL_NO_AUTH_ACTION_COUNT requests unauthenticated; the setup (users, keys, buckets)
+    uses some, then requests with an unknown key use up the rest until moto starts refusing them.
+    """
+    from botocore.exceptions import ClientError
+
+    server = MotoServer(workdir, env={"INITIAL_NO_AUTH_ACTION_COUNT": "50"})
+    iam = server.client("iam")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    keys = []
+    for user in ("faasr-allowed", "faasr-denied"):
+        iam.create_user(UserName=user)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys.append((key["AccessKeyId"], key["SecretAccessKey"]))
+    iam.put_user_policy(UserName="faasr-allowed", PolicyName="s3", PolicyDocument=json.dumps(policy))
+    s3 = server.client("s3")
+    for bucket in buckets:
+        s3.create_bucket(Bucket=bucket)
+    unknown = server.client("s3", key="AKIAFAASRUNKNOWN0000", secret="unknown")
+    for _ in range(60):
+        try:
+            unknown.list_buckets()
+        except ClientError:
+            return server, IamKeys(keys[0], keys[1])
+    server.stop()
+    raise RuntimeError("moto never started to check credentials")

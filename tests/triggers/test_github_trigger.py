@@ -196,22 +196,19 @@ def test_auth_repr_hides_the_token() -> None:
 
 def test_check_repository_and_workflow_file(github: FakeGitHub) -> None:
     a = auth(github)
-    assert gh.check_repository(auth=a, owner="faasr-owner", repo="faasr-actions") is None
+    repo = {"owner": "faasr-owner", "repo": "faasr-actions"}
+    assert gh.check_repository(auth=a, **repo) is None
     missing = gh.check_repository(auth=a, owner="faasr-owner", repo="nope")
-    assert missing is not None and "faasr-owner/nope not found (404)" in missing
-    bad = gh.check_repository(auth=auth(github, "ghp_bad"), owner="faasr-owner", repo="faasr-actions")
-    assert bad is not None and "401" in bad and "ghp_bad" not in bad
-    ok = gh.check_workflow_file(
-        auth=a, owner="faasr-owner", repo="faasr-actions", workflow_file="TriggerWF-start.yml"
-    )
-    assert ok is None
-    gone = gh.check_workflow_file(auth=a, owner="faasr-owner", repo="faasr-actions", workflow_file="X-y.yml")
-    assert gone is not None and "no workflow X-y.yml" in gone
+    assert missing is not None and missing.server_wide
+    assert "faasr-owner/nope not found (404)" in missing.message
+    bad = gh.check_repository(auth=auth(github, "ghp_bad"), **repo)
+    assert bad is not None and "401" in bad.message and "ghp_bad" not in bad.message
+    assert gh.check_workflow_file(auth=a, workflow_file="TriggerWF-start.yml", **repo) is None
+    gone = gh.check_workflow_file(auth=a, workflow_file="X-y.yml", **repo)
+    assert gone is not None and "no workflow X-y.yml" in gone.message and not gone.server_wide
     github.workflows["faasr-owner/faasr-actions"]["TriggerWF-finish.yml"] = "disabled_inactivity"
-    off = gh.check_workflow_file(
-        auth=a, owner="faasr-owner", repo="faasr-actions", workflow_file="TriggerWF-finish.yml"
-    )
-    assert off is not None and "disabled_inactivity" in off
+    off = gh.check_workflow_file(auth=a, workflow_file="TriggerWF-finish.yml", **repo)
+    assert off is not None and "is disabled_inactivity" in off.message
     assert (
         "GET",
         "/repos/faasr-owner/faasr-actions/actions/workflows/TriggerWF-start.yml",

@@ -136,9 +136,9 @@ def test_check_action(openwhisk: FakeOpenWhisk) -> None:
     kw = {"auth": KEY, "endpoint": openwhisk.endpoint, "namespace": "guest"}
     assert ow.check_action(action_name="TriggerWF-start", **kw) is None
     missing = ow.check_action(action_name="TriggerWF-nope", **kw)
-    assert missing is not None and "no action TriggerWF-nope" in missing
+    assert missing is not None and "no action TriggerWF-nope" in missing.message and not missing.server_wide
     bad = OpenWhiskAuth(api_key=SecretStr("a:b"))
     denied = ow.check_action(
         auth=bad, endpoint=openwhisk.endpoint, namespace="guest", action_name="TriggerWF-start"
     )
-    assert denied is not None and "401" in denied
+    assert denied is not None and "401" in denied.message and denied.server_wide
