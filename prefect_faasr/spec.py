@@ -39,7 +39,7 @@ from pydantic import (
 )
 
 from prefect_faasr.derive import Budgets
-from prefect_faasr.errors import Problem, SpecValidationError
+from prefect_faasr.errors import Problem, SpecValidationError, WorkflowValidationError
 from prefect_faasr.names import split_instance
 from prefect_faasr.oracle import EXPECTABLE, UndeclaredReturnError, expected_trace
 from prefect_faasr.status import FunctionStatus
@@ -161,24 +161,34 @@ class TestSpec(_Model):
         data = dict(data)
         if "name" not in data and (source or isinstance(data.get("workflow"), str)):
             data["name"] = Path(source or data["workflow"]).stem
+        problems: list[Problem] = []
+        spec: TestSpec | None = None
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
-            raise SpecValidationError(_problems(exc, _node), source) from None
+            problems += _problems(exc, _node)
+        # Names are checked against the workflow even when other fields are wrong: every problem at once.
+        wf: FaaSrWorkflow | None = None
+        if isinstance(data.get("workflow"), str) and data["workflow"]:
+            wf_path = (base / data["workflow"]).resolve()
+            if not wf_path.is_file():
+                problems.append(_at("workflow", f"workflow file not found: {wf_path}", _node))
+            else:
+                try:
+                    wf = FaaSrWorkflow.parse(wf_path)
+                except WorkflowValidationError:
+                    if not problems:
+                        raise  # it names the workflow file and lists the workflow's own problems
+        functions = data.get("functions")
+        if isinstance(functions, str) and not (base / functions).is_dir():
+            problems.append(_at("functions", f"folder not found: {(base / functions).resolve()}", _node))
+        if wf is not None:
+            problems += _cross_check(data, wf, _node)
+        if problems or spec is None:
+            raise SpecValidationError(problems, source)
         spec._source = Path(source) if source else None
         spec._base_dir = base
-        wf_path = spec.workflow_path
-        problems = []
-        if not wf_path.is_file():
-            problems.append(_at("workflow", f"workflow file not found: {wf_path}", _node))
-        if spec.functions is not None and not spec.functions_dir.is_dir():  # type: ignore[union-attr]
-            problems.append(_at("functions", f"folder not found: {spec.functions_dir}", _node))
-        if problems:
-            raise SpecValidationError(problems, source)
-        spec._workflow = FaaSrWorkflow.parse(wf_path)  # WorkflowValidationError names the workflow file
-        problems = _cross_check(spec, spec._workflow, _node)
-        if problems:
-            raise SpecValidationError(problems, source)
+        spec._workflow = wf
         return spec
 
     # ---- derived values --------------------------------------------------------------------------
@@ -347,49 +357,60 @@ def _problems(exc: ValidationError, root: yaml.Node | None) -> list[Problem]:
     return out
 
 
-def _cross_check(spec: TestSpec, wf: FaaSrWorkflow, root: yaml.Node | None) -> list[Problem]:
-    """Names in the spec that must exist in the workflow, statuses that must be final, templates."""
-    instances = set(wf.instances())
-    names = set(wf.actions) | instances
+def _cross_check(data: Mapping[str, Any], wf: FaaSrWorkflow, root: yaml.Node | None) -> list[Problem]:
+    """Names in the (raw) spec that must exist in the workflow, statuses that must be final, templates.
+
+    Works on the raw mapping so that it can run next to the field validation; values of the wrong
+    shape are left to that validation.
+    """
+    names = set(wf.actions) | set(wf.instances())
     listed = ", ".join(wf.actions)
     problems = []
 
-    def unknown(loc: tuple[str | int, ...], name: str, what: str = "action or function instance") -> None:
-        problems.append(_at(loc, f"{name!r} is not an {what} of {wf.name} (actions: {listed})", root))
+    def check_name(loc: tuple[str | int, ...], name: Any) -> bool:
+        if isinstance(name, str) and name not in names:
+            msg = f"{name!r} is not an action or function instance of {wf.name} (actions: {listed})"
+            problems.append(_at(loc, msg, root))
+            return False
+        return True
 
-    for key in spec.returns:
-        if key not in names:
-            unknown(("returns", key), key)
-        elif not wf.is_conditional(split_instance(key)[0]):
-            problems.append(
-                _at(
-                    ("returns", key),
-                    f"{key!r} has no conditional InvokeNext (True/False), so its return value does not "
-                    "change the expected trace",
-                    root,
-                )
+    def mapping(key: str) -> Mapping[Any, Any]:
+        value = data.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    def items(key: str) -> list[tuple[int, Mapping[Any, Any]]]:
+        value = data.get(key)
+        seq = value if isinstance(value, list) else []
+        return [(i, v) for i, v in enumerate(seq) if isinstance(v, Mapping)]
+
+    for key in mapping("returns"):
+        known = check_name(("returns", key), key) and isinstance(key, str)
+        if known and not wf.is_conditional(split_instance(key)[0]):
+            msg = (
+                f"{key!r} has no conditional InvokeNext (True/False), so its return value does not "
+                "change the expected trace"
             )
-    for key, status in spec.expect.items():
-        if key not in names:
-            unknown(("expect", key), key)
-        if status not in EXPECTABLE:
+            problems.append(_at(("returns", key), msg, root))
+    statuses = {s.value for s in FunctionStatus}
+    for key, status in mapping("expect").items():
+        check_name(("expect", key), key)
+        if status in statuses and FunctionStatus(status) not in EXPECTABLE:
             allowed = ", ".join(s.value for s in EXPECTABLE)
-            msg = f"{status.value!r} is not a final status; expected one of {allowed}"
+            msg = f"{status!r} is not a final status; expected one of {allowed}"
             problems.append(_at(("expect", key), msg, root))
-    for i, obj in enumerate(spec.objects):
-        if obj.store is not None and obj.store not in wf.raw["DataStores"]:
-            stores = ", ".join(wf.raw["DataStores"])
-            problems.append(
-                _at(("objects", i, "store"), f"{obj.store!r} is not a DataStore ({stores})", root)
-            )
-        try:
-            template_fields(obj.key)
-        except ValueError as exc:
-            problems.append(_at(("objects", i, "key"), str(exc), root))
-    for i, check in enumerate(spec.logs):
-        if check.function not in names:
-            unknown(("logs", i, "function"), check.function)
-    for key in spec.faults:
-        if key not in names:
-            unknown(("faults", key), key)
+    stores = wf.raw["DataStores"]
+    for i, obj in items("objects"):
+        store = obj.get("store")
+        if isinstance(store, str) and store not in stores:
+            msg = f"{store!r} is not a DataStore ({', '.join(stores)})"
+            problems.append(_at(("objects", i, "store"), msg, root))
+        if isinstance(obj.get("key"), str):
+            try:
+                template_fields(obj["key"])
+            except ValueError as exc:
+                problems.append(_at(("objects", i, "key"), str(exc), root))
+    for i, check in items("logs"):
+        check_name(("logs", i, "function"), check.get("function"))
+    for key in mapping("faults"):
+        check_name(("faults", key), key)
     return problems

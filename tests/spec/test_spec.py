@@ -237,6 +237,17 @@ def test_names_are_checked_against_the_workflow(project: Path) -> None:
     ]
 
 
+def test_field_and_name_problems_are_reported_together(project: Path) -> None:
+    path = write(
+        project, "workflow: workflow.json\nreturns: {prep: maybe}\nlogs: [{function: nope, contains: x}]\n"
+    )
+    assert problems(path) == [
+        "returns.prep: must be true or false, not 'maybe' (line 2)",
+        "logs[0].function: 'nope' is not an action or function instance of LocalTestWF (actions: start, "
+        "prep, left, right, never, join, worker, final) (line 3)",
+    ]
+
+
 def test_missing_workflow_and_functions_folder(project: Path) -> None:
     path = write(project, "workflow: missing.json\nfunctions: code/\n")
     assert problems(path) == [
