@@ -1,14 +1,30 @@
 """Status rules of design.md, as a pure function over what the observer saw (no I/O, no clock).
 
-`derive(workflow, facts, budgets, settle, previous)` returns one `Verdict` per function instance. Time is only
-what `Facts` carries: `listed_at` is the time of the latest complete, successful look at S3. Everything
-that concludes from *absence* (a log that did not appear, a log that stopped changing, a trigger line that
-was not written) is judged at `listed_at`, never at "now", and budgets count only time in which S3 could be
-read (`Facts.blind` intervals are left out). So S3 trouble alone never produces `failed` or `timeout`:
-while S3 cannot be read nothing is concluded, and an outage extends every running budget by its length.
+`derive(workflow, facts, budgets, settle, previous)` returns one `Verdict` per function instance, deciding
+predecessors first. Per instance, in this order:
 
-Final statuses are sticky, with one documented exception: `completed` becomes `failed` if an ERROR or
-CRITICAL record shows up later (the log changed after it had settled, e.g. a re-run of the action).
+- failed: an ERROR/CRITICAL record in its log (also with `.done`), or an activation the platform reports
+  as ended badly (exit code != 0, killed by a signal);
+- completed: `.done` exists and the log is settled: unchanged for `settle` seconds after `.done` and after
+  its last change, or holding the final flush (its `Finished execution of A` line comes in the same PUT as
+  the trigger lines, contract §4.2), or the platform says every activation ended and S3 was read after;
+- running: its log exists (timeout past the execution budget while there is no `.done`);
+- invoked: marked by the harness, or named by the r-th trigger line of its predecessors (trigger lines
+  carry no rank: `x(3)` logs three lines for x(1), x(2), x(3)); timeout when no log appears within the
+  start budget (for a fan-in counted from when its last predecessor became final);
+- otherwise, once every predecessor instance is final and settled: skipped if one of them failed, timed
+  out or was skipped, else not_invoked. A fan-in whose predecessor is final without `.done` can never pass
+  FaaSr's gate, even when another predecessor triggered it: skipped or not_invoked by the same test.
+
+Time is only what `Facts` carries: `listed_at` is the time of the latest complete, successful look at S3.
+Everything concluded from *absence* (a log that did not appear, a log that stopped changing, a trigger line
+that was not written) is judged at `listed_at`, never at "now", and budgets count only time in which S3
+could be read (`Facts.blind` intervals are left out). So S3 trouble alone never produces `failed` or
+`timeout`: while S3 cannot be read nothing is concluded, and an outage extends every budget by its length.
+
+Final statuses are sticky, with one exception: `completed` becomes `failed` if an ERROR/CRITICAL record
+or a bad exit shows up later (e.g. a re-run of the action). `cancelled` turns everything that is not
+completed or failed by its own facts into `skipped`.
 """
 
 from __future__ import annotations
