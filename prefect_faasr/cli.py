@@ -6,6 +6,7 @@ Commands print for people and exit 0 (fine) or 2 (the input is wrong). User erro
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -108,6 +109,145 @@ def graph(
 ) -> None:
     """Draw the workflow's DAG: conditional edges show [True]/[False], ranked actions name(N)."""
     typer.echo(render(FaaSrWorkflow.parse(file), fmt.value), nl=False)
+
+
+TIMEOUT_KEYS = ("run", "start", "execution", "settle", "poll")
+
+
+def _timeouts(values: list[str]) -> dict[str, float]:
+    """`--timeout 600` (the run budget) or `--timeout start=120` (any of TIMEOUT_KEYS)."""
+    out: dict[str, float] = {}
+    for value in values:
+        key, _, number = value.rpartition("=") if "=" in value else ("run", "=", value)
+        key = key.strip() or "run"
+        if key not in TIMEOUT_KEYS:
+            raise FaaSrUserError(f"--timeout {value}: unknown budget {key!r} (use {', '.join(TIMEOUT_KEYS)})")
+        try:
+            seconds = float(number)
+        except ValueError:
+            raise FaaSrUserError(f"--timeout {value}: {number!r} is not a number of seconds") from None
+        if seconds <= 0:
+            raise FaaSrUserError(f"--timeout {value}: must be more than 0 seconds")
+        out[key] = seconds
+    return out
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Offline-friendly Prefect defaults; its console log only when asked (the live table is ours)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+@app.command()
+def run(
+    spec: Annotated[
+        Path, typer.Argument(metavar="SPEC_OR_WORKFLOW", help="A test spec (YAML) or workflow JSON.")
+    ],
+    local: Annotated[
+        bool, typer.Option("--local", help="Use the embedded local runtime (the default).")
+    ] = False,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", metavar="BLOCK", help="FaaSrEnvironment block: run on real backends."),
+    ] = None,
+    local_state: Annotated[
+        Path | None,
+        typer.Option(
+            "--local-state", metavar="FILE", help="State file of a running `prefect-faasr local serve`."
+        ),
+    ] = None,
+    timeout: Annotated[
+        list[str],
+        typer.Option(
+            "--timeout",
+            metavar="[BUDGET=]SECONDS",
+            help=f"Override a budget ({', '.join(TIMEOUT_KEYS)}; "
+            "a bare number is the run budget). Repeatable.",
+        ),
+    ] = [],  # noqa: B006 -- typer reads the default, it is never mutated
+    report: Annotated[
+        Path | None, typer.Option("--report", metavar="PATH", help="Write the report as JSON.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="PATH", help="Write JUnit XML.")] = None,
+    cleanup: Annotated[
+        bool, typer.Option("--cleanup", help="Delete the invocation's objects afterwards.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Run the control flow with generated no-op functions (local runtime)."
+        ),
+    ] = False,
+    returns: Annotated[
+        str | None,
+        typer.Option("--returns", metavar="A=BOOL,...", help="With --dry-run: conditional returns."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the terminal.")
+    ] = False,
+) -> None:
+    """Run a FaaSr test as a Prefect flow and report: exit 0 passed, 1 failed, 2 bad input."""
+    from prefect_faasr.dryrun import parse_returns
+    from prefect_faasr.spec import TestSpec
+
+    if local and env:
+        raise FaaSrUserError("--local and --env exclude each other")
+    if returns and not dry_run:
+        raise FaaSrUserError("--returns is for --dry-run (a spec declares `returns:` itself)")
+    if dry_run and env:
+        raise FaaSrUserError("--dry-run runs on the local runtime; drop --env")
+    budgets = _timeouts(timeout)
+    chosen = parse_returns(returns)
+    TestSpec.load(spec)  # bad input stops here, before Prefect starts
+    _quiet_prefect(verbose)
+    outcome = _run_flow(
+        spec=str(spec),
+        environment=env,
+        local_state=str(local_state) if local_state else None,
+        timeouts=budgets or None,
+        cleanup=cleanup,
+        report_path=str(report) if report else None,
+        junit_path=str(junit) if junit else None,
+        dry_run=dry_run,
+        returns=chosen or None,
+        live=not verbose,
+    )
+    raise typer.Exit(0 if outcome.passed else 1)
+
+
+def _run_flow(*, live: bool, **parameters: object) -> object:
+    """Run the flow in this process (with a live status table) and print the report."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from prefect_faasr.console import LiveStatus, report_view
+    from prefect_faasr.flows import faasr_test_run
+    from prefect_faasr.report import TestRunFailed, TestRunReport
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # logs and CI: no wrapping at 80 columns
+    if live and console.is_terminal:
+        with Live(LiveStatus(), console=console, refresh_per_second=4, transient=True):
+            state = faasr_test_run(**parameters, return_state=True)
+    else:
+        state = faasr_test_run(**parameters, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, TestRunFailed):
+        result = result.report
+    if isinstance(result, FaaSrUserError):
+        raise result
+    if not isinstance(result, TestRunReport):
+        raise RuntimeError(f"the test run ended {state.type.value}: {state.message}") from (
+            result if isinstance(result, BaseException) else None
+        )
+    console.print(report_view(result))
+    if parameters.get("report_path"):
+        console.print(f"report: {parameters['report_path']}")
+    return result
 
 
 def main() -> None:

@@ -76,6 +76,8 @@ class PlatformFacts:
     ended_at: float | None = None  # when the observer learned about the latest end
     bad: str | None = None  # description of the first activation that ended badly
     bad_at: float | None = None
+    first_start: float | None = None  # platform clock: when the first activation started
+    last_end: float | None = None  # platform clock: when the latest activation ended
 
     @property
     def all_ended(self) -> bool:

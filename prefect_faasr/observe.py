@@ -57,6 +57,7 @@ class PlatformEvent:
     signal: int | None = None
     activation: str | None = None
     detail: str = ""
+    at: float | None = None  # when it happened by the platform's clock (epoch seconds), if it says
 
     @property
     def bad(self) -> bool:
@@ -334,9 +335,13 @@ class InvocationObserver:
             if ev.kind == "started":
                 plat.started += 1
                 plat.started_at = plat.started_at if plat.started_at is not None else t
+                if ev.at is not None:
+                    plat.first_start = min(ev.at, plat.first_start or ev.at)
             else:
                 plat.ended += 1
                 plat.ended_at = t
+                if ev.at is not None:
+                    plat.last_end = max(ev.at, plat.last_end or ev.at)
                 if ev.bad and plat.bad is None:
                     plat.bad, plat.bad_at = ev.describe(), t
 
@@ -526,6 +531,11 @@ class InvocationObserver:
             return all(v.status.is_final for v in self._verdicts.values())
 
     @property
+    def stopped(self) -> bool:
+        """`stop()` was called: nothing will change any more."""
+        return self._stopped
+
+    @property
     def degraded(self) -> bool:
         """S3 could not be read in the latest poll."""
         with self._lock:
@@ -561,8 +571,13 @@ class InvocationObserver:
         v = self._verdicts[inst]
         log = self._facts.logs.get(inst)
         invoked = invoked_at(self.workflow, self._facts, inst)
-        started = log.first_seen if log else None
+        plat = self._facts.platform.get(inst)
+        # The platform's own start/end times are more precise than when a poll noticed them.
+        seen = [t for t in (log.first_seen if log else None, plat.first_start if plat else None) if t]
+        started = min(seen) if seen else None
         finished = v.at if v.status.is_final else None
+        if finished is not None and plat is not None and plat.all_ended and plat.last_end is not None:
+            finished = plat.last_end
         begin = started if started is not None else invoked
         seconds = finished - begin if finished is not None and begin is not None else None
         return InstanceState(
@@ -620,6 +635,12 @@ class InvocationObserver:
                 return []
             end = len(log.records) if self._log_quiet(instance) else max(0, len(log.records) - 1)
             return log.records[start:end]
+
+    def log_quiet(self, instance: str) -> bool:
+        """True once `instance` is final and its log will not change any more (nothing left to forward)."""
+        self._check(instance)
+        with self._lock:
+            return self._log_quiet(instance)
 
     def _check(self, instance: str) -> None:
         if instance not in self._known:

@@ -200,3 +200,16 @@ def _write_atomic(path: Path, text: str) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+class TestRunFailed(AssertionError):
+    """Raised (and carried by the flow's Failed state) when a test run did not pass; holds the report."""
+
+    __test__ = False
+
+    def __init__(self, report: TestRunReport) -> None:
+        super().__init__(f"[{report.name}] {report.reason}")
+        self.report = report
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TestRunFailed, (self.report,))

@@ -12,7 +12,15 @@ REDACTED = "**********"
 
 
 class TriggerError(FaaSrUserError):
-    """The entry action could not be started; the message says what to check."""
+    """The entry action could not be started; the message says what to check.
+
+    `retryable` is true only when the request surely did not start anything (no connection was made,
+    or the service answered 429/5xx), so that sending it again cannot start the invocation twice.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class UnsupportedFaaSTypeError(TriggerError):

@@ -16,7 +16,14 @@ from prefect_faasr.triggers.auth import GitHubAuth
 from prefect_faasr.triggers.errors import TriggerError, scrub
 from prefect_faasr.triggers.findings import Finding
 from prefect_faasr.triggers.receipt import TriggerReceipt
-from prefect_faasr.triggers.transport import DEFAULT_TIMEOUT, connection_reason, reply_message, session_scope
+from prefect_faasr.triggers.transport import (
+    DEFAULT_TIMEOUT,
+    connection_reason,
+    reply_message,
+    retryable_status,
+    session_scope,
+    undelivered,
+)
 
 ACCEPT = "application/vnd.github.v3+json"
 API_VERSION = "2022-11-28"
@@ -77,7 +84,7 @@ def dispatch(
         )
     else:
         text = f"GitHub answered HTTP {status} to the dispatch of {workflow_file} in {where}: {message}"
-    raise TriggerError(scrub(text, [auth.token]))
+    raise TriggerError(scrub(text, [auth.token]), retryable=retryable_status(status))
 
 
 def check_repository(
@@ -156,7 +163,9 @@ def _request(
             return s.request(method, url, headers=headers(auth), timeout=timeout, **kwargs)
     except requests.RequestException as exc:
         reason = scrub(connection_reason(exc), [auth.token])
-        raise TriggerError(f"cannot reach the GitHub API at {_api(auth)}: {reason}") from None
+        raise TriggerError(
+            f"cannot reach the GitHub API at {_api(auth)}: {reason}", retryable=undelivered(exc)
+        ) from None
 
 
 def _json_field(response: requests.Response, key: str) -> Any:

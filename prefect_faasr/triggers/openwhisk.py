@@ -17,7 +17,14 @@ from prefect_faasr.triggers.auth import OpenWhiskAuth
 from prefect_faasr.triggers.errors import TriggerError, scrub
 from prefect_faasr.triggers.findings import Finding
 from prefect_faasr.triggers.receipt import TriggerReceipt
-from prefect_faasr.triggers.transport import DEFAULT_TIMEOUT, connection_reason, reply_message, session_scope
+from prefect_faasr.triggers.transport import (
+    DEFAULT_TIMEOUT,
+    connection_reason,
+    reply_message,
+    retryable_status,
+    session_scope,
+    undelivered,
+)
 
 JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 Timeout = float | tuple[float, float]
@@ -67,7 +74,10 @@ def invoke(
         activation = _activation_id(response)
         return TriggerReceipt("OpenWhisk", action_name, url, response.status_code, activation)
     problem = _problem(response, auth, namespace, action_name, endpoint)
-    raise TriggerError(scrub(f"OpenWhisk did not start {action_name}: {problem}", [auth.api_key]))
+    raise TriggerError(
+        scrub(f"OpenWhisk did not start {action_name}: {problem}", [auth.api_key]),
+        retryable=retryable_status(response.status_code),
+    )
 
 
 def check_action(
@@ -128,7 +138,9 @@ def _request(
         hint = ""
         if isinstance(exc, requests.exceptions.SSLError):
             hint = " (for a self-signed certificate, set AllowSelfSignedCertificate to true or remove it)"
-        raise TriggerError(f"cannot reach OpenWhisk at {url.split('/api/')[0]}: {reason}{hint}") from None
+        raise TriggerError(
+            f"cannot reach OpenWhisk at {url.split('/api/')[0]}: {reason}{hint}", retryable=undelivered(exc)
+        ) from None
 
 
 def _activation_id(response: requests.Response) -> str | None:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 # (connect, read) seconds: a trigger is one small request; a hung service must not hang the flow.
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -41,6 +42,27 @@ def connection_reason(exc: requests.RequestException) -> str:
         reason = inner
     text = _OBJECT_PREFIX.sub("", str(reason)).strip()
     return text or type(exc).__name__
+
+
+def undelivered(exc: requests.RequestException) -> bool:
+    """True when the request never reached the service (refused or timed out while connecting)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason: Any = exc
+    for _ in range(4):
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(reason, "reason", None) or (
+            reason.args[0] if getattr(reason, "args", None) else None
+        )
+        if reason is None or isinstance(reason, str):
+            return False
+    return False
+
+
+def retryable_status(status: int) -> bool:
+    """Answers after which the request was not acted on: rate limited or the service is unavailable."""
+    return status == 429 or status in (500, 502, 503, 504)
 
 
 def reply_message(response: requests.Response, key: str) -> str:

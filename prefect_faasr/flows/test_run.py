@@ -1,0 +1,230 @@
+"""The `faasr-test-run` flow: one FaaSr invocation under test, from trigger to report.
+
+validate -> (deploy to the local runtime | resolve the environment block) -> preflight -> trigger ->
+one `watch_function` task per function instance -> checks -> report. The flow returns the
+`TestRunReport`; when anything did not hold it ends Failed with a one-line reason, and its data is a
+`TestRunFailed` carrying the report (raised when the flow is called as a function).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
+from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from prefect_faasr import progress
+from prefect_faasr.checks import verdict
+from prefect_faasr.report import CheckResult, TestRunFailed, TestRunReport
+from prefect_faasr.spec import TestSpec
+from prefect_faasr.status import FunctionStatus
+from prefect_faasr.tasks import (
+    check_log_lines,
+    check_s3_objects,
+    check_statuses,
+    preflight_checks,
+    publish_report,
+    trigger_invocation,
+    validate_spec,
+    watch_function,
+)
+from prefect_faasr.tasks.watch import instance_result
+from prefect_faasr.testrun import RunTarget, delete_invocation, make_observer, open_target
+from prefect_faasr.triggers import TriggerError
+from prefect_faasr.workflow import Invocation
+
+WATCHERS = 32  # threads for watch tasks; they only wait on the observer, which does the polling
+
+
+def _run_name() -> str:
+    path = Path(str(flow_run.parameters.get("spec", "faasr")))
+    name = path.parent.name if path.stem in ("spec", "test", "workflow") and path.parent.name else path.stem
+    return f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+@flow(
+    name="faasr-test-run",
+    flow_run_name=_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=WATCHERS),
+    persist_result=False,
+)
+def faasr_test_run(
+    spec: str,
+    environment: str | None = None,
+    local_state: str | None = None,
+    timeouts: dict[str, float] | None = None,
+    cleanup: bool = False,
+    report_path: str | None = None,
+    junit_path: str | None = None,
+    invocation_id: str | None = None,
+    invocation_timestamp: str | None = None,
+    dry_run: bool = False,
+    returns: dict[str, bool] | None = None,
+) -> TestRunReport:
+    """Run one FaaSr test: `spec` is a test spec YAML (or a workflow JSON) path.
+
+    Args:
+        spec: path of the test spec (YAML) or of a workflow JSON (a spec with defaults).
+        environment: name of a FaaSrEnvironment block (real backends), or None / "local" for the
+            embedded local runtime.
+        local_state: state file of a running `prefect-faasr local serve` to use instead of starting one.
+        timeouts: overrides of the spec's timeouts (run, start, execution, settle, poll; seconds).
+        cleanup: delete the invocation's objects afterwards.
+        report_path: also write the report as JSON there.
+        junit_path: also write JUnit XML there.
+        invocation_id: with invocation_timestamp, watch an invocation that was already started
+            (re-attach) instead of starting one.
+        invocation_timestamp: the InvocationTimestamp of the invocation to re-attach to.
+        dry_run: run the workflow's control flow with generated no-op functions (local runtime).
+        returns: with dry_run, the value each conditional action returns (default True).
+    """
+    attach = _attach(invocation_id, invocation_timestamp)
+    with tempfile.TemporaryDirectory(prefix="faasr-dry-run-") as tmp:
+        loaded, expected = validate_spec(spec, dry_run_dir=tmp if dry_run else None, returns=returns)
+        return run_spec(
+            loaded,
+            expected,
+            environment=environment,
+            local_state=local_state,
+            timeouts=timeouts,
+            cleanup=cleanup,
+            report_path=report_path,
+            junit_path=junit_path,
+            attach=attach,
+        )
+
+
+def _attach(invocation_id: str | None, timestamp: str | None) -> Invocation | None:
+    if bool(invocation_id) != bool(timestamp):
+        raise ValueError("re-attaching needs both invocation_id and invocation_timestamp")
+    return Invocation(invocation_id, timestamp) if invocation_id and timestamp else None
+
+
+def run_spec(
+    spec: TestSpec,
+    expected: dict[str, FunctionStatus],
+    *,
+    environment: str | None = None,
+    local_state: str | None = None,
+    functions_dir: str | Path | None = None,
+    timeouts: dict[str, float] | None = None,
+    cleanup: bool = False,
+    report_path: str | None = None,
+    junit_path: str | None = None,
+    attach: Invocation | None = None,
+    runtime_client: Any = None,
+) -> Any:
+    """The body of the flow after validation (shared with dry runs and the regression suite)."""
+    with open_target(
+        spec, environment, local_state=local_state, functions_dir=functions_dir, runtime_client=runtime_client
+    ) as target:
+        preflight_checks(target)
+        report = _observe(spec, expected, target, timeouts, attach, cleanup)
+    publish_report(report, report_path=report_path, junit_path=junit_path)
+    if report.passed:
+        return report
+    return Failed(message=report.reason, data=TestRunFailed(report))
+
+
+def _observe(
+    spec: TestSpec,
+    expected: dict[str, FunctionStatus],
+    target: RunTarget,
+    timeouts: dict[str, float] | None,
+    attach: Invocation | None,
+    cleanup: bool,
+) -> TestRunReport:
+    logger = get_run_logger()
+    wf = target.workflow
+    invocation = attach or wf.new_invocation()
+    keys = wf.keys(invocation.invocation_id, invocation.timestamp)
+    started = datetime.now(UTC)
+    observer = make_observer(target, spec, keys, timeouts=timeouts, run_logger=logger)
+    run_name = flow_run.get_name() or spec.name
+    progress.register(run_name, observer)
+    checks: list[CheckResult] = []
+    try:
+        observer.start()
+        if attach is None:
+            try:
+                trigger_invocation(target, spec, invocation)
+            except TriggerError as exc:
+                observer.cancel(f"the entry was not started: {exc}")
+                checks.append(CheckResult(kind="run", subject=wf.entry, passed=False, message=str(exc)))
+            else:
+                observer.mark_invoked(wf.entry)
+        else:
+            logger.info("re-attached to invocation %s at %s", invocation.invocation_id, invocation.timestamp)
+            observer.mark_invoked(wf.entry)
+        logger.info("watching s3://%s/%s/", target.environment.bucket(wf.logging_store), keys.folder)
+        _watch_all(observer, expected)
+        observed = observer.snapshot()
+        checks += check_statuses(expected, observed)
+        checks += check_s3_objects(spec, target, keys)
+        checks += check_log_lines(spec, target, observer)
+    except BaseException:
+        observer.cancel("cancelled: the test run stopped before the workflow finished")
+        _stop_activations(target, invocation.invocation_id)
+        raise
+    finally:
+        observer.stop()
+        progress.unregister(run_name)
+    passed, reason = verdict(checks)
+    stats = observer.stats
+    report = TestRunReport(
+        name=spec.name,
+        workflow=wf.name,
+        environment=target.environment.name,
+        invocation_id=invocation.invocation_id,
+        invocation_timestamp=invocation.timestamp,
+        invocation_folder=keys.folder,
+        passed=passed,
+        reason=reason,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        instances=[
+            instance_result(s, expected.get(i), observer.records(i) if s.status.is_bad else [])
+            for i, s in observed.items()
+        ],
+        checks=checks,
+        stats={
+            "s3_requests": stats.total_requests,
+            "s3_requests_by_operation": dict(stats.requests),
+            "bytes_downloaded": stats.bytes_downloaded,
+            "polls": stats.polls,
+            "degraded_periods": stats.degraded_periods,
+        },
+    )
+    if cleanup:
+        logger.info("deleted %d objects of the invocation", delete_invocation(target, spec, keys))
+    return report
+
+
+def _watch_all(observer: Any, expected: dict[str, FunctionStatus]) -> None:
+    """One watch task per instance (topological order); the progress artifact follows them."""
+    futures = [watch_function.submit(i, observer, expected.get(i)) for i in observer.workflow.instances()]
+    artifact = create_progress_artifact(progress=0.0, description="FaaSr function instances finished")
+    step = max(1, len(futures) // 50)  # at most ~50 updates, whatever the size
+    for n, _ in enumerate(as_completed(futures), start=1):
+        if n % step == 0 or n == len(futures):
+            update_progress_artifact(artifact, progress=100.0 * n / len(futures))
+
+
+def _stop_activations(target: RunTarget, invocation_id: str) -> None:
+    cancel = getattr(target.environment, "cancel", None)
+    if cancel is not None:
+        try:
+            cancel(invocation_id)
+        except Exception as exc:  # the run is being torn down; say so, never hide the original error
+            logging.getLogger(__name__).warning(
+                "could not stop the activations of %s: %s", invocation_id, exc
+            )

@@ -1,0 +1,107 @@
+"""The local runtime as an `Environment` for test runs, and its activations as a platform probe."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect_faasr.local.client import ActivationInfo, LocalRuntimeClient
+from prefect_faasr.local.faults import FaultPlan
+from prefect_faasr.observe import PlatformEvent
+from prefect_faasr.triggers import OpenWhiskAuth, TriggerReceipt, trigger_entry
+from prefect_faasr.workflow import FaaSrWorkflow, Invocation
+
+logger = logging.getLogger(__name__)
+
+
+class LocalEnvironment:
+    """An `Environment` on the local runtime: every DataStore is its S3, every ComputeServer its
+    compute server (the workflow must be the localized one that `client.deploy` returned)."""
+
+    name = "local"
+
+    def __init__(self, client: LocalRuntimeClient, workflow: FaaSrWorkflow) -> None:
+        self.client = client
+        self.workflow = workflow
+        self._s3: Any = None
+
+    @property
+    def description(self) -> str:
+        return (
+            f"local runtime (compute {self.client.info.compute_endpoint}, S3 {self.client.info.s3_endpoint})"
+        )
+
+    def __repr__(self) -> str:
+        return f"LocalEnvironment({self.client.info.compute_endpoint!r})"
+
+    def s3_client(self, store_name: str) -> Any:
+        if self._s3 is None:
+            self._s3 = self.client.s3_client()
+        return self._s3
+
+    def bucket(self, store_name: str) -> str:
+        return self.workflow.data_store(store_name)["Bucket"]
+
+    def compute_auth(self, server_name: str) -> OpenWhiskAuth:
+        return OpenWhiskAuth(self.client.info.api_key, source="the local runtime's API key")
+
+    def trigger_entry(
+        self, workflow: FaaSrWorkflow, invocation: Invocation, payload_url: str
+    ) -> TriggerReceipt:
+        server = workflow.actions[workflow.entry].faas_server
+        return trigger_entry(workflow, invocation, payload_url, self.compute_auth(server))
+
+    def payload_url(self, workflow: FaaSrWorkflow) -> str:
+        return self.client.payload_url(workflow)
+
+    def set_faults(self, invocation_id: str, faults: FaultPlan | dict[str, Any]) -> FaultPlan:
+        return self.client.set_faults(invocation_id, faults, workflow=self.workflow)
+
+    def probe(self, invocation_id: str) -> LocalProbe:
+        return LocalProbe(self.client, invocation_id)
+
+    def cancel(self, invocation_id: str) -> list[str]:
+        """Kill the queued and running activations of the invocation; later triggers do not run."""
+        return self.client.kill(invocation_id)
+
+
+class LocalProbe:
+    """Reports activation starts and ends of one invocation (exit codes, kills) to the observer."""
+
+    def __init__(self, client: LocalRuntimeClient, invocation_id: str) -> None:
+        self.client = client
+        self.invocation_id = invocation_id
+        self._started: set[str] = set()
+        self._ended: set[str] = set()
+
+    def poll(self) -> list[PlatformEvent]:
+        events: list[PlatformEvent] = []
+        for act in self.client.activations(self.invocation_id, docs=False):
+            instance = act.instance
+            if instance is None:
+                continue
+            if act.state != "queued" and act.activation_id not in self._started:
+                self._started.add(act.activation_id)
+                at = act.start.timestamp() if act.start else None
+                events.append(PlatformEvent(instance, "started", activation=act.activation_id, at=at))
+            if not act.active and act.activation_id not in self._ended:
+                self._ended.add(act.activation_id)
+                events.append(_ended(instance, act))
+        return events
+
+
+def _ended(instance: str, act: ActivationInfo) -> PlatformEvent:
+    code = act.exit_code
+    signal = -code if code is not None and code < 0 else None
+    detail = act.outcome or ""
+    if act.killed:
+        detail = "killed by the local runtime" + (f" ({detail})" if detail else "")
+    return PlatformEvent(
+        instance,
+        "ended",
+        exit_code=None if signal is not None else code,
+        signal=signal,
+        activation=act.activation_id,
+        detail=detail,
+        at=act.end.timestamp() if act.end else None,
+    )

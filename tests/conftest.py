@@ -1,0 +1,38 @@
+"""Shared fixtures: one real Prefect API (prefect_test_harness) per session, used by the test
+directories that need Prefect, in its own PREFECT_HOME; heartbeats off (prefect-notes §7)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Prefect API for the session; yields its URL. Uses $PREFECT_API_URL when one is set."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_HOME,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    updates = {
+        PREFECT_HOME: tmp_path_factory.mktemp("prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED: False,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+    }
+    with temporary_settings(updates=updates):
+        if os.environ.get("PREFECT_API_URL"):
+            yield os.environ["PREFECT_API_URL"]
+            return
+        with prefect_test_harness(server_startup_timeout=60):
+            yield PREFECT_API_URL.value()
