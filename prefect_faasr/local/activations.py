@@ -1,0 +1,143 @@
+"""Activations of the local compute server and their OpenWhisk-shaped records.
+
+A record has OpenWhisk's fields (activationId, name, namespace, start, end, duration, statusCode,
+response{status, statusCode, success, result}, logs, annotations). Unlike OpenWhisk, queued and
+running activations have a record too (`end` 0, `response` null). Everything OpenWhisk does not
+have is in one extension object, `faasr`:
+
+    state          queued | running | succeeded | failed
+    exitCode       the activation process's exit code (negative: killed by that signal), or null
+    invocationId   OVERWRITTEN.InvocationID (or the one the entry generated), action, rank (FunctionRank)
+    seq            submission order; submitted (ms)
+    killed         true when stopped by a kill request or runtime shutdown; pid: the process id
+    outcome        what the engine did: completed, fan-in: lost the candidate race, duplicate ID, ...
+    functionResult the user function's coerced return value, when it got that far
+    stdout, stderr the process's output (full records only)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+State = Literal["queued", "running", "succeeded", "failed"]
+ACTIVE = frozenset({"queued", "running"})
+
+
+@dataclass
+class Activation:
+    activation_id: str
+    seq: int
+    namespace: str
+    name: str
+    directory: Path
+    invocation_id: str | None
+    action: str | None
+    rank: int | None
+    state: State = "queued"
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    pid: int | None = None
+    killed: bool = False
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def outcome(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.directory / "outcome.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def effective_invocation_id(self) -> str | None:
+        if self.invocation_id is None:
+            self.invocation_id = self.outcome().get("invocationId")
+        return self.invocation_id
+
+    def output(self, name: str) -> str:
+        try:
+            return (self.directory / name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def finish(self, exit_code: int | None) -> None:
+        self.exit_code = exit_code
+        self.ended = time.time()
+        self.state = "succeeded" if exit_code == 0 and not self.killed else "failed"
+        self.done.set()
+
+
+def _ms(t: float | None) -> int:
+    return int(t * 1000) if t else 0
+
+
+def _log_lines(text: str, stream: str, when: float | None) -> list[str]:
+    stamp = datetime.fromtimestamp(when or time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return [f"{stamp} {stream}: {line}" for line in text.splitlines()]
+
+
+def record(act: Activation, *, docs: bool = True) -> dict[str, Any]:
+    """The OpenWhisk-shaped record of an activation (`docs=False`: without logs and output)."""
+    outcome = act.outcome()
+    invocation_id = act.effective_invocation_id()
+    response: dict[str, Any] | None = None
+    status_code = 0
+    if act.state == "succeeded":
+        response = {"status": "success", "statusCode": 0, "success": True, "result": outcome}
+    elif act.state == "failed":
+        if act.killed:
+            status_code, status, error = 3, "whisk internal error", "The activation was killed."
+        else:
+            status_code, status = 2, "action developer error"
+            error = f"The action exited with code {act.exit_code}."
+        response = {
+            "status": status,
+            "statusCode": status_code,
+            "success": False,
+            "result": {"error": error, **outcome},
+        }
+    start, end = _ms(act.started), _ms(act.ended)
+    rec: dict[str, Any] = {
+        "activationId": act.activation_id,
+        "name": act.name,
+        "namespace": act.namespace,
+        "subject": act.namespace,
+        "version": "0.0.1",
+        "publish": False,
+        "start": start,
+        "end": end,
+        "duration": end - start if end and start else 0,
+        "statusCode": status_code,
+        "response": response,
+        "logs": [],
+        "annotations": [
+            {"key": "path", "value": f"{act.namespace}/{act.name}"},
+            {"key": "kind", "value": "blackbox"},
+            {"key": "waitTime", "value": max(0, start - _ms(act.submitted)) if start else 0},
+            {"key": "timeout", "value": False},
+        ],
+        "faasr": {
+            "state": act.state,
+            "exitCode": act.exit_code,
+            "invocationId": invocation_id,
+            "action": act.action,
+            "rank": act.rank,
+            "seq": act.seq,
+            "submitted": _ms(act.submitted),
+            "killed": act.killed,
+            "pid": act.pid,
+            "outcome": outcome.get("outcome"),
+            "functionResult": outcome.get("functionResult"),
+        },
+    }
+    if docs:
+        stdout, stderr = act.output("stdout.txt"), act.output("stderr.txt")
+        rec["logs"] = _log_lines(stdout, "stdout", act.started) + _log_lines(stderr, "stderr", act.started)
+        rec["faasr"]["stdout"] = stdout
+        rec["faasr"]["stderr"] = stderr
+    return rec

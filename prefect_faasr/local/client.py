@@ -1,0 +1,329 @@
+"""Client of a running local runtime (its compute server and S3), over HTTP with requests.
+
+Example:
+    ```python
+    client = LocalRuntimeClient.from_state_file("~/.prefect-faasr/local-runtime.json")
+    wf = client.deploy("examples/integration/workflow.json", "examples/integration/functions")
+    run = client.start(wf)
+    for a in client.wait_idle(run.invocation_id):
+        print(a.instance, a.state, a.exit_code)
+    ```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from prefect_faasr.errors import FaaSrUserError
+from prefect_faasr.local.engine import FUNCTIONS_PARAM
+from prefect_faasr.local.faults import FaultPlan
+from prefect_faasr.local.localize import is_localized, localize
+from prefect_faasr.local.state import RuntimeInfo
+from prefect_faasr.names import instance_name
+from prefect_faasr.s3client import s3_client
+from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
+
+
+class LocalRuntimeError(FaaSrUserError):
+    """The local runtime refused a request or cannot be reached."""
+
+
+@dataclass(frozen=True)
+class ActivationInfo:
+    """One activation as the compute server reports it (see activations.py for the record)."""
+
+    activation_id: str
+    name: str
+    action: str | None
+    rank: int | None
+    invocation_id: str | None
+    state: str
+    exit_code: int | None
+    start: datetime | None
+    end: datetime | None
+    killed: bool
+    outcome: str | None
+    function_result: Any
+    stdout: str = ""
+    stderr: str = ""
+    seq: int = 0
+    record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def instance(self) -> str | None:
+        """The function instance, `action` or `action(r)`."""
+        return instance_name(self.action, self.rank) if self.action else None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> ActivationInfo:
+        ext = rec.get("faasr") or {}
+
+        def when(ms: int) -> datetime | None:
+            return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
+
+        return cls(
+            activation_id=rec["activationId"],
+            name=rec["name"],
+            action=ext.get("action"),
+            rank=ext.get("rank"),
+            invocation_id=ext.get("invocationId"),
+            state=ext.get("state", "failed"),
+            exit_code=ext.get("exitCode"),
+            start=when(rec.get("start", 0)),
+            end=when(rec.get("end", 0)),
+            killed=bool(ext.get("killed")),
+            outcome=ext.get("outcome"),
+            function_result=ext.get("functionResult"),
+            stdout=ext.get("stdout", ""),
+            stderr=ext.get("stderr", ""),
+            seq=ext.get("seq", 0),
+            record=rec,
+        )
+
+
+@dataclass(frozen=True)
+class StartedInvocation:
+    """An invocation whose entry was triggered: its identity, folder keys and entry activation."""
+
+    invocation_id: str
+    timestamp: str
+    activation_id: str
+    keys: InvocationKeys
+
+
+class LocalRuntimeClient:
+    """Talks to one local runtime: deploy workflows, invoke, observe activations, faults, kill."""
+
+    def __init__(self, info: RuntimeInfo, *, timeout: float = 30.0) -> None:
+        self.info = info
+        self.timeout = timeout
+        self._http = requests.Session()
+        user, _, password = info.api_key.get_secret_value().partition(":")
+        self._http.auth = (user, password)
+
+    @classmethod
+    def from_state_file(cls, path: str | Path, **kwargs: Any) -> LocalRuntimeClient:
+        return cls(RuntimeInfo.read(Path(path).expanduser()), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LocalRuntimeClient(compute={self.info.compute_endpoint!r}, s3={self.info.s3_endpoint!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- HTTP -------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.info.compute_endpoint}{path}"
+
+    def _ns(self, path: str) -> str:
+        return self._url(f"/api/v1/namespaces/{self.info.namespace}{path}")
+
+    def _request(self, method: str, url: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
+        try:
+            kwargs.setdefault("timeout", self.timeout)
+            resp = self._http.request(method, url, **kwargs)
+        except requests.ConnectionError:
+            raise LocalRuntimeError(
+                f"local runtime not reachable at {self.info.compute_endpoint} "
+                "(is `prefect-faasr local serve` running?)"
+            ) from None
+        if resp.status_code not in ok:
+            try:
+                message = resp.json().get("error", resp.text)
+            except ValueError:
+                message = resp.text
+            raise LocalRuntimeError(f"{method} {url.split('?')[0]} answered {resp.status_code}: {message}")
+        return resp.json() if resp.content else None
+
+    def health(self) -> None:
+        """Raise `LocalRuntimeError` unless the compute server answers (e.g. a stale state file)."""
+        self._request("GET", self._url("/api/v1"), timeout=5)
+
+    # ---- S3 ------------------------------------------------------------------------------------
+
+    def s3_client(self) -> Any:
+        """A boto3 S3 client for the local S3 (path-style, the runtime's credentials)."""
+        return s3_client(
+            self.info.s3_endpoint,
+            self.info.s3_region,
+            self.info.s3_access_key.get_secret_value(),
+            self.info.s3_secret_key.get_secret_value(),
+        )
+
+    # ---- deploy ----------------------------------------------------------------------------------
+
+    def localize(self, workflow: FaaSrWorkflow | str | Path | Mapping[str, Any]) -> FaaSrWorkflow:
+        """The workflow rewritten for this runtime (no side effects)."""
+        wf = workflow if isinstance(workflow, FaaSrWorkflow) else FaaSrWorkflow.parse(workflow)
+        if is_localized(wf.raw, self.info.compute_endpoint, self.info.s3_endpoint):
+            return wf
+        raw = localize(
+            wf.raw,
+            compute_endpoint=self.info.compute_endpoint,
+            namespace=self.info.namespace,
+            s3_endpoint=self.info.s3_endpoint,
+            s3_region=self.info.s3_region,
+        )
+        return FaaSrWorkflow.parse(raw, origin=wf.source)
+
+    def deploy(
+        self, workflow: FaaSrWorkflow | str | Path | Mapping[str, Any], functions_dir: str | Path
+    ) -> FaaSrWorkflow:
+        """Localize a workflow, create its buckets, write its payload, register `{WF}-{A}` for every action.
+
+        `functions_dir` is the folder (or one `.py` file) holding the code of the workflow's FunctionNames.
+        Returns the localized workflow; `payload_url(result)` is what PAYLOAD_URL must be.
+        """
+        functions = Path(functions_dir).expanduser().resolve()
+        if not functions.exists():
+            raise LocalRuntimeError(f"{functions_dir}: functions folder not found")
+        wf = self.localize(workflow)
+        s3 = self.s3_client()
+        for name in wf.raw["DataStores"]:
+            bucket = wf.data_store(name)["Bucket"]
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(Bucket=bucket)
+        path = self._payload_path(wf)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(wf.raw, indent=2))
+        os.replace(tmp, path)
+        for action in wf.actions.values():
+            self.register_action(f"{wf.name}-{action.name}", functions, faasr_type=action.type)
+        return wf
+
+    def _payload_path(self, wf: FaaSrWorkflow) -> Path:
+        digest = hashlib.sha256(json.dumps(wf.raw, sort_keys=True).encode()).hexdigest()[:16]
+        return self.info.state_dir / "payloads" / f"{wf.name}-{digest}.json"
+
+    def payload_url(self, workflow: FaaSrWorkflow | str | Path | Mapping[str, Any]) -> str:
+        """PAYLOAD_URL of a deployed workflow (a file in the runtime's state folder)."""
+        path = self._payload_path(self.localize(workflow))
+        if not path.exists():
+            raise LocalRuntimeError(
+                f"workflow {path.name.rsplit('-', 1)[0]} is not deployed (call deploy first)"
+            )
+        return str(path)
+
+    def register_action(
+        self, name: str, functions_dir: str | Path, *, faasr_type: str = "Python"
+    ) -> dict[str, Any]:
+        body = {
+            "exec": {"kind": "blackbox", "image": "prefect-faasr/local"},
+            "parameters": [{"key": FUNCTIONS_PARAM, "value": str(Path(functions_dir).resolve())}],
+            "annotations": [{"key": "faasr-type", "value": faasr_type}],
+        }
+        return self._request("PUT", self._ns(f"/actions/{name}"), params={"overwrite": "true"}, json=body)
+
+    def delete_action(self, name: str) -> None:
+        self._request("DELETE", self._ns(f"/actions/{name}"))
+
+    # ---- invoke ---------------------------------------------------------------------------------
+
+    def invoke(self, action_name: str, overwritten: Mapping[str, Any], payload_url: str) -> str:
+        """POST one trigger the way FaaSr's OpenWhisk path does; returns the activation id."""
+        body = {"OVERWRITTEN": dict(overwritten), "PAYLOAD_URL": payload_url}
+        data = self._request(
+            "POST",
+            self._ns(f"/actions/{action_name}"),
+            ok=(202,),
+            params={"blocking": "false", "result": "false"},
+            json=body,
+        )
+        return data["activationId"]
+
+    def start(
+        self,
+        workflow: FaaSrWorkflow,
+        *,
+        invocation_id: str | None = None,
+        timestamp: str | None = None,
+        faults: FaultPlan | Mapping[str, Any] | None = None,
+    ) -> StartedInvocation:
+        """Trigger a deployed workflow's entry with a harness-made InvocationID/Timestamp (contract §2.4)."""
+        wf = self.localize(workflow)
+        made = wf.new_invocation()
+        invocation_id = invocation_id or made.invocation_id
+        timestamp = timestamp or made.timestamp
+        if faults:
+            self.set_faults(invocation_id, faults, workflow=wf)
+        overwritten = {
+            "FunctionInvoke": wf.entry,
+            "InvocationID": invocation_id,
+            "InvocationTimestamp": timestamp,
+        }
+        activation_id = self.invoke(f"{wf.name}-{wf.entry}", overwritten, self.payload_url(wf))
+        return StartedInvocation(invocation_id, timestamp, activation_id, wf.keys(invocation_id, timestamp))
+
+    # ---- observe --------------------------------------------------------------------------------
+
+    def activation(self, activation_id: str) -> ActivationInfo:
+        return ActivationInfo.from_record(self._request("GET", self._ns(f"/activations/{activation_id}")))
+
+    def activations(self, invocation_id: str | None = None, *, docs: bool = True) -> list[ActivationInfo]:
+        """Activations (of one invocation), oldest first."""
+        params: dict[str, Any] = {"limit": 0, "docs": str(docs).lower()}
+        if invocation_id is not None:
+            params["invocationId"] = invocation_id
+        records = self._request("GET", self._ns("/activations"), params=params)
+        return sorted((ActivationInfo.from_record(r) for r in records), key=lambda a: a.seq)
+
+    def wait_idle(
+        self, invocation_id: str, timeout: float = 120.0, poll: float = 0.1
+    ) -> list[ActivationInfo]:
+        """Wait until no activation of the invocation is queued or running; returns all of them.
+
+        Successors are registered by their predecessor while it runs, so once nothing is active
+        nothing more will start. Raises TimeoutError naming what is still active.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            active = [a for a in self.activations(invocation_id, docs=False) if a.active]
+            if not active:
+                return self.activations(invocation_id)
+            if time.monotonic() >= deadline:
+                names = ", ".join(f"{a.instance or a.name} ({a.state})" for a in active)
+                raise TimeoutError(
+                    f"invocation {invocation_id} still has active activations after {timeout} s: {names}"
+                )
+            time.sleep(poll)
+
+    # ---- faults and cancellation ----------------------------------------------------------------
+
+    def set_faults(
+        self,
+        invocation_id: str,
+        faults: FaultPlan | Mapping[str, Any],
+        *,
+        workflow: FaaSrWorkflow | None = None,
+    ) -> FaultPlan:
+        """Register the fault plan of one InvocationID (before its entry is triggered)."""
+        plan = FaultPlan.parse(faults)
+        if workflow is not None:
+            plan.check_workflow(workflow)
+        self._request("PUT", self._url(f"/faasr/invocations/{invocation_id}/faults"), json=plan.to_wire())
+        return plan
+
+    def clear_faults(self, invocation_id: str) -> None:
+        self._request("DELETE", self._url(f"/faasr/invocations/{invocation_id}/faults"))
+
+    def kill(self, invocation_id: str) -> list[str]:
+        """Kill the queued and running activations of an invocation; later triggers for it do not run."""
+        data = self._request("POST", self._url(f"/faasr/invocations/{invocation_id}/kill"))
+        return data["killed"]

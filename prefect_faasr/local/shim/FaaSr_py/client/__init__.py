@@ -1,0 +1,1 @@
+"""Client side of the FaaSr user-function API (local stand-in)."""
