@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from prefect_faasr.errors import FaaSrUserError, Problem, WorkflowValidationError
+from prefect_faasr.local.cli import app as local_app
 from prefect_faasr.render import render
 from prefect_faasr.workflow import FaaSrWorkflow
 
@@ -25,6 +26,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals could hold credentials
 )
+
+app.add_typer(local_app, name="local")
 
 USER_ERROR = 2
 

@@ -24,7 +24,7 @@ from prefect_faasr.triggers import TriggerReceipt
 from prefect_faasr.workflow import FaaSrWorkflow, Invocation, InvocationKeys
 
 LOCAL = "local"
-STATE_FILE_ENV = "PREFECT_FAASR_LOCAL_STATE"
+STATE_FILE_ENV = "PREFECT_FAASR_LOCAL_STATE_FILE"  # as `prefect-faasr local serve` reads it
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def is_local(environment: str | None) -> bool:
 @contextmanager
 def local_runtime(state_file: str | None = None) -> Iterator[Any]:
     """A client of a local runtime: the one whose state file is given (or named by
-    $PREFECT_FAASR_LOCAL_STATE), else an embedded runtime started here and stopped on exit."""
+    $PREFECT_FAASR_LOCAL_STATE_FILE), else an embedded runtime started here and stopped on exit."""
     from prefect_faasr.local.client import LocalRuntimeClient
     from prefect_faasr.local.runtime import LocalFaaSr
 

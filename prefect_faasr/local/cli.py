@@ -14,8 +14,6 @@ from typing import Annotated
 
 import typer
 
-from prefect_faasr.local.runtime import LocalFaaSr
-
 STATE_FILE_ENV = "PREFECT_FAASR_LOCAL_STATE_FILE"
 STATE_FILE_HELP = (
     f"Where to write endpoints and credentials (default: ${STATE_FILE_ENV}, "
@@ -47,6 +45,8 @@ def serve(
     namespace: Annotated[str, typer.Option(help="OpenWhisk namespace of the compute server.")] = "guest",
 ) -> None:
     """Start the local runtime and keep it running until interrupted."""
+    from prefect_faasr.local.runtime import LocalFaaSr  # here: `prefect-faasr --help` stays fast
+
     if start_method not in ("forkserver", "spawn"):
         raise typer.BadParameter("use 'forkserver' or 'spawn'", param_hint="--start-method")
     path = (state_file or default_state_file()).expanduser()
