@@ -82,9 +82,7 @@ def measure(method: str, n: int, functions: Path, repeats: int = 2) -> dict[str,
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    n = int(args[0]) if args else 10
+def main(n: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         functions = Path(tmp) / "noop.py"
         functions.write_text(NOOP)
@@ -99,4 +97,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)

@@ -129,7 +129,10 @@ class ComputeState:
         }
 
     def submit(self, name: str, body: dict[str, Any]) -> Activation:
-        action = self.actions[name]
+        with self.lock:
+            action = self.actions.get(name)
+        if action is None:
+            raise OpenWhiskError(404, NOT_FOUND)
         params = {p["key"]: p.get("value") for p in action.get("parameters", []) if "key" in p}
         params.update(body)
         over = body["OVERWRITTEN"]
@@ -296,7 +299,6 @@ def create_app(config: ComputeConfig, launcher: Launcher | None = None) -> FastA
         ns: str, name: str, body: InvokeBody, blocking: bool = False, result: bool = False
     ) -> Response:
         namespace(ns)
-        get_action(name)
         act = state.submit(name, body.model_dump())
         if blocking and act.done.wait(60):
             rec = record(act)

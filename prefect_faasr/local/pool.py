@@ -32,6 +32,12 @@ StartMethod = Literal["forkserver", "spawn"]
 PRELOAD = ["prefect_faasr.local.preload"]
 
 
+def kill_leftovers(pid: int) -> None:
+    """SIGKILL what is left in an ended activation's session (e.g. background processes of user code)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def kill_session(pid: int) -> None:
     """SIGKILL an activation's whole session (it is the leader), or the process alone if it has none yet."""
     try:
@@ -216,6 +222,7 @@ class ActivationPool:
             if stop_now:
                 kill_session(handle.pid)
             code = handle.wait()
+            kill_leftovers(handle.pid)
             with self._lock:
                 self._running.pop(act.activation_id, None)
                 act.finish(code)

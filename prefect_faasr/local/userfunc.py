@@ -111,6 +111,7 @@ def _child(
     parent_pid: int,
 ) -> None:
     die_with_parent()
+    sys.dont_write_bytecode = True  # the code copy is thrown away with the activation
     stores = Stores(payload["DataStores"])
     log.rebind(stores.client(payload.logging_store))
     user_api = api.FaaSrAPI(payload, stores, log, max_rank=max_rank, secrets=secrets, events=events)

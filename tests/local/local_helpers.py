@@ -157,3 +157,24 @@ def wait_gone(pids: set[int] | list[int], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while any(process_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def hanging_user_process(
+    env: LocalFaaSr, invocation_id: str, action: str, timeout: float = 60
+) -> tuple[int, int]:
+    """Wait until `action` of an invocation runs its user-function process; (action pid, user pid)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for act in env.client.activations(invocation_id, docs=False):
+            pid = act.record["faasr"].get("pid")
+            if act.action == action and act.state == "running" and pid:
+                try:
+                    children = psutil.Process(pid).children()
+                except psutil.NoSuchProcess:
+                    children = []
+                if children:
+                    return pid, children[0].pid
+        time.sleep(0.05)
+    raise AssertionError(f"{action} of {invocation_id} did not start its user function within {timeout} s")

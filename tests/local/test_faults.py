@@ -10,11 +10,12 @@ from local_helpers import (
     by_instance,
     chain,
     done_set,
+    hanging_user_process,
     logs_of,
     objects,
     process_alive,
     run_workflow,
-    wait_for_object,
+    wait_gone,
 )
 
 from prefect_faasr.local import FaultPlan, FaultValidationError, LocalFaaSr, LocalRuntimeError
@@ -137,16 +138,18 @@ def test_kill_stops_the_activation_mid_run(runtime: LocalFaaSr) -> None:
 def test_hang_runs_until_killed(runtime: LocalFaaSr) -> None:
     wf = runtime.deploy(chain("FaultsHang", 2), FUNCTIONS)
     started = runtime.client.start(wf, faults={"a2": {"hang": True}})
-    wait_for_object(runtime, bucket_of(wf), started.keys.log_key("a2"))
+    action_pid, user_pid = hanging_user_process(runtime, started.invocation_id, "a2")
     running = [a for a in runtime.client.activations(started.invocation_id) if a.state == "running"]
-    assert [a.action for a in running] == ["a2"]
+    assert [a.action for a in running] == ["a2"]  # a1 ended: hanging is a2 only
     killed = runtime.client.kill(started.invocation_id)
     assert killed == [running[0].activation_id]
     acts = runtime.client.wait_idle(started.invocation_id)
     a2 = by_instance(acts)["a2"][0]
     assert a2.state == "failed" and a2.killed and a2.exit_code == -9
     assert a2.record["response"]["status"] == "whisk internal error"
-    assert not process_alive(a2.record["faasr"]["pid"])
+    assert a2.record["faasr"]["pid"] == action_pid
+    wait_gone([action_pid, user_pid])
+    assert not process_alive(action_pid) and not process_alive(user_pid)
     assert done_set(runtime, wf, started) == {"a1"}
     # A trigger that arrives for a killed invocation is recorded, not run.
     late = runtime.client.invoke(

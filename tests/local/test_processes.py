@@ -13,7 +13,17 @@ from pathlib import Path
 
 import psutil
 import pytest
-from local_helpers import SCENARIOS, bucket_of, chain, process_alive, wait_for_object, wait_gone
+from local_helpers import (
+    SCENARIOS,
+    bucket_of,
+    chain,
+    hanging_user_process,
+    objects,
+    process_alive,
+    run_workflow,
+    single_action,
+    wait_gone,
+)
 
 from prefect_faasr.local import LocalFaaSr, LocalRuntimeClient, StateFileError
 
@@ -32,17 +42,14 @@ def test_no_stray_processes_after_exit_even_with_hanging_activations(start_metho
         servers = env.pids()
         wf = env.deploy(chain("Leak", 2, fan_out=False), FUNCTIONS)
         run = env.client.start(wf, faults={"a2": {"hang": True}})
-        wait_for_object(env, bucket_of(wf), run.keys.log_key("a2"))
+        hanging = hanging_user_process(env, run.invocation_id, "a2")
         queued = env.client.start(wf, faults={"a1": {"hang": True}})  # a second hang fills the pool
         third = env.client.start(wf)  # ... so this one stays queued
-        while not any(a.state == "running" for a in env.client.activations(queued.invocation_id)):
-            time.sleep(0.05)
-        during = descendants() - before
-        hanging = [a for a in env.client.activations(run.invocation_id) if a.state == "running"]
-        assert hanging and all(process_alive(a.record["faasr"]["pid"]) for a in hanging)
+        hanging += hanging_user_process(env, queued.invocation_id, "a1")
         assert [a.state for a in env.client.activations(third.invocation_id)] == ["queued"]
+        during = descendants() - before
+        assert set(hanging) <= during and set(servers.values()) <= during
         state_dir = env.state_dir
-        assert len(during) >= 4  # servers, forkserver or not, activations and their user processes
     wait_gone(during)
     assert not [p for p in during if process_alive(p)]
     assert not any(process_alive(p) for p in servers.values())
@@ -53,11 +60,8 @@ def test_no_stray_processes_after_exit_even_with_hanging_activations(start_metho
 def test_kill_reaches_the_user_function_process(runtime: LocalFaaSr) -> None:
     wf = runtime.deploy(chain("KillTree", 1), FUNCTIONS)
     run = runtime.client.start(wf, faults={"a1": {"hang": True}})
-    wait_for_object(runtime, bucket_of(wf), run.keys.log_key("a1"))
-    act = runtime.client.activations(run.invocation_id)[0]
-    proc = psutil.Process(act.record["faasr"]["pid"])
-    tree = [proc, *proc.children(recursive=True)]
-    assert len(tree) == 2  # the action process and its user-function process
+    action_pid, user_pid = hanging_user_process(runtime, run.invocation_id, "a1")
+    tree = [psutil.Process(action_pid), psutil.Process(user_pid)]
     runtime.client.kill(run.invocation_id)
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
@@ -122,3 +126,20 @@ def test_servers_exit_when_their_owner_dies(tmp_path: Path) -> None:
     _, alive = psutil.wait_procs([p for p in tree if p.pid != owner.pid], timeout=20)
     assert not alive, [p.pid for p in alive]
     assert not any(process_alive(p) for p in pids.values())
+
+
+def test_background_processes_of_user_code_end_with_the_activation(
+    runtime: LocalFaaSr, tmp_path: Path
+) -> None:
+    (tmp_path / "spawner.py").write_text(
+        "import subprocess\n\n"
+        "def spawner():\n"
+        "    proc = subprocess.Popen(['sleep', '600'])\n"
+        "    faasr_log(f'background pid {proc.pid}')  # noqa: F821\n"
+    )
+    wf, started, acts = run_workflow(runtime, single_action("Spawner", "spawner"), tmp_path)
+    assert [a.exit_code for a in acts] == [0]
+    log = objects(runtime, bucket_of(wf), started.keys.log_key("only"))[started.keys.log_key("only")]
+    pid = int(next(line for line in log.splitlines() if line.startswith("background pid ")).split()[-1])
+    wait_gone([pid])
+    assert not process_alive(pid)
