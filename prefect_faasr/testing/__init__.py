@@ -1,0 +1,1 @@
+"""Test tooling for FaaSr workflows and for prefect-faasr itself (fault proxy, pytest plugin)."""
