@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -80,7 +81,8 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         )
 
 
-def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> str:
+def cli(args: list[str], env: dict[str, str], timeout: float = 120, log: Path | None = None) -> str:
+    """Run a prefect command; on failure the message has its output (and the tail of `log`)."""
     done = subprocess.run(
         [str(PREFECT), *args],
         cwd=ROOT,
@@ -91,7 +93,8 @@ def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> str:
         stdin=subprocess.DEVNULL,
     )
     out = done.stdout + done.stderr
-    assert done.returncode == 0, f"prefect {' '.join(args)} exited {done.returncode}:\n{out[-4000:]}"
+    more = f"\n--- {log.name}:\n{log.read_text()[-4000:]}" if log and log.exists() else ""
+    assert done.returncode == 0, f"prefect {' '.join(args)} exited {done.returncode}:\n{out[-4000:]}{more}"
     return out
 
 
@@ -132,97 +135,101 @@ def spawned_by(home: Path) -> list[psutil.Process]:
     return found
 
 
+@dataclass
+class Stack:
+    """A running `prefect server start` and what the test adds to it (torn down by the fixture)."""
+
+    env: dict[str, str]
+    api: str
+    tmp: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[dict[str, object]]:
+def stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Stack]:
     """A `prefect server start` on a free port; torn down (and checked for leftovers) afterwards."""
     home, port = tmp_path / "prefect-home", free_port()
     env = isolated_env(home, port)
-    api = env["PREFECT_API_URL"]
+    t0 = time.monotonic()
     server_log = tmp_path / "server.log"
     server = start(["server", "start", "--host", "127.0.0.1", "--port", str(port)], env, server_log)
-    procs: dict[str, subprocess.Popen[bytes]] = {"server": server}
-    info: dict[str, object] = {"env": env, "api": api, "port": port, "procs": procs, "tmp": tmp_path}
+    info = Stack(env, env["PREFECT_API_URL"], tmp_path, {"server": server})
     try:
-        wait_healthy(api, server, server_log)
+        wait_healthy(info.api, server, server_log)
+        info.seconds["server start until /api/health"] = time.monotonic() - t0
         yield info
     finally:
-        stopped = {name: stop(p) for name, p in reversed(procs.items())}
+        t1 = time.monotonic()
+        stopped = {name: stop(p) for name, p in reversed(info.procs.items())}
         deadline = time.monotonic() + 30
         while (left := spawned_by(home)) and time.monotonic() < deadline:
             time.sleep(0.5)
         for p in left:
             with contextlib.suppress(psutil.Error):
                 p.kill()
-        assert stopped == dict.fromkeys(procs, True), f"did not stop on SIGTERM: {stopped}"
+        info.seconds["teardown (SIGTERM worker, server)"] = time.monotonic() - t1
+        info.seconds["total"] = time.monotonic() - t0
+        with capsys.disabled():
+            print("\n[deploy] " + "; ".join(f"{k}: {v:.1f} s" for k, v in info.seconds.items()))
+        assert stopped == dict.fromkeys(info.procs, True), f"did not stop on SIGTERM: {stopped}"
         assert not left, f"processes left behind: {[(p.pid, p.name()) for p in left]}"
         assert not port_open(port), f"port {port} still open"
 
 
-def test_on_demand_deployment_runs_through_a_worker(stack: dict[str, object], capsys) -> None:
+def test_on_demand_deployment_runs_through_a_worker(stack: Stack) -> None:
+    env, api = stack.env, stack.api
     t0 = time.monotonic()
-    env, api, tmp = stack["env"], stack["api"], stack["tmp"]
-    assert isinstance(env, dict) and isinstance(api, str) and isinstance(tmp, Path)
-    procs = stack["procs"]
-    assert isinstance(procs, dict)
-
     cli(["work-pool", "create", POOL, "--type", "process"], env)
     out = cli(["--no-prompt", "deploy", "--all"], env)
     assert "faasr-regression/nightly" in out and "faasr-regression/on-demand" in out, out
-    worker_log = tmp / "worker.log"
-    procs["worker"] = start(
-        ["worker", "start", "--pool", POOL, "--name", f"w-{uuid.uuid4().hex[:6]}"], env, worker_log
-    )
+    stack.seconds["work-pool create + deploy --all"] = time.monotonic() - t0
 
-    out = cli(
-        [
-            "deployment",
-            "run",
-            "faasr-regression/on-demand",
-            "--param",
-            f"spec={SPEC}",
-            "--watch",
-            "--watch-interval",
-            "1",
-        ],
-        env,
-        timeout=420,
-    )
+    t0 = time.monotonic()
+    worker_log = stack.tmp / "worker.log"
+    name = f"w-{uuid.uuid4().hex[:6]}"
+    stack.procs["worker"] = start(["worker", "start", "--pool", POOL, "--name", name], env, worker_log)
+    watch = ["deployment", "run", "faasr-regression/on-demand", "--param", f"spec={SPEC}", "--watch"]
+    out = cli([*watch, "--watch-interval", "1"], env, timeout=420, log=worker_log)
     assert "Flow run finished successfully in 'Completed'" in out, out[-4000:]
+    stack.seconds["worker start + watched on-demand run"] = time.monotonic() - t0
     found = re.search(r"UUID: ([0-9a-f-]{36})", out)
     assert found, out
     run_id = found.group(1)
-    wall = time.monotonic() - t0
 
     with httpx.Client(base_url=api, timeout=10) as http:
         run = http.get(f"/flow_runs/{run_id}").json()
-        assert run["state"]["type"] == "COMPLETED", (run["state"], worker_log.read_text()[-4000:])
+        assert run["state"]["type"] == "COMPLETED", run["state"]
         assert run["parameters"]["spec"] == SPEC
-        children = http.post(
-            "/flow_runs/filter", json={"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}
-        )
-        subflows = children.json()
+        flt = {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}}
+        subflows = http.post("/flow_runs/filter", json=flt).json()
         assert [s["state"]["type"] for s in subflows] == ["COMPLETED"]
-        keys_of = {
-            rid: {
-                a["key"]: a["type"]
-                for a in http.post(
-                    "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [rid]}}}
-                ).json()
-            }
-            for rid in (run_id, subflows[0]["id"])
-        }
-        assert keys_of[run_id].get("faasr-suite-adhoc") == "table", keys_of[run_id]
-        assert keys_of[run_id].get("faasr-suite-adhoc-summary") == "markdown", keys_of[run_id]
-        assert keys_of[subflows[0]["id"]].get("faasr-integration-functions") == "table", keys_of
+
+        def artifact_types(flow_run_id: str) -> dict[str, str]:
+            flt = {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
+            return {a["key"]: a["type"] for a in http.post("/artifacts/filter", json=flt).json()}
+
+        suite_artifacts = artifact_types(run_id)
+        assert suite_artifacts.get("faasr-suite-adhoc") == "table", suite_artifacts
+        assert suite_artifacts.get("faasr-suite-adhoc-summary") == "markdown", suite_artifacts
+        spec_artifacts = artifact_types(subflows[0]["id"])
+        assert spec_artifacts.get("faasr-integration-functions") == "table", spec_artifacts
+
         # `{{ $PWD }}` of prefect.yaml became the checkout `prefect deploy` ran in.
         deployment = http.get(f"/deployments/{run['deployment_id']}").json()
         assert deployment["pull_steps"] == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
         ]
+        nightly = http.get("/deployments/name/faasr-regression/nightly").json()
+        assert nightly["parameters"] == {"suite": "examples/suite.yaml"}
+        schedule = nightly["schedules"][0]
+        assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"], schedule["active"]) == (
+            "0 3 * * *",
+            "UTC",
+            True,
+        )
+
         # The UI serves the run's page (the SPA answers deep links asked for as HTML).
         base = api.removesuffix("/api")
         page = http.get(f"{base}/v2/runs/flow-run/{run_id}", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "<html" in page.text.lower()
-
-    with capsys.disabled():
-        print(f"\n[deploy] work pool + deploy + worker + watched on-demand run: {wall:.1f} s wall")
