@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,13 +27,22 @@ from typing import Any
 import requests
 
 from prefect_faasr.errors import FaaSrUserError
-from prefect_faasr.local.engine import FUNCTIONS_PARAM
+from prefect_faasr.local.engine import CODE_FILE, FUNCTIONS_PARAM
 from prefect_faasr.local.faults import FaultPlan
 from prefect_faasr.local.localize import is_localized, localize
 from prefect_faasr.local.state import RuntimeInfo
 from prefect_faasr.names import instance_name
 from prefect_faasr.s3client import s3_client
 from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write through a unique temporary file, so concurrent deploys never see each other's halves."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 class LocalRuntimeError(FaaSrUserError):
@@ -199,27 +209,35 @@ class LocalRuntimeClient:
             bucket = wf.data_store(name)["Bucket"]
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
                 s3.create_bucket(Bucket=bucket)
-        path = self._payload_path(wf)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(wf.raw, indent=2))
-        os.replace(tmp, path)
+        # One payload folder per (workflow, code): runs of one workflow with different functions (a dry
+        # run beside a real run) each carry their own PAYLOAD_URL, and the engine takes the code from it.
+        path = self._payload_path(wf, functions)
+        _write_atomic(path.with_name(CODE_FILE), json.dumps({"functions_dir": str(functions)}))
+        _write_atomic(path, json.dumps(wf.raw, indent=2))
         for action in wf.actions.values():
             self.register_action(f"{wf.name}-{action.name}", functions, faasr_type=action.type)
-        return wf
+        return FaaSrWorkflow.parse(wf.raw, origin=str(path))
 
-    def _payload_path(self, wf: FaaSrWorkflow) -> Path:
-        digest = hashlib.sha256(json.dumps(wf.raw, sort_keys=True).encode()).hexdigest()[:16]
-        return self.info.state_dir / "payloads" / f"{wf.name}-{digest}.json"
+    def _payload_path(self, wf: FaaSrWorkflow, functions: Path | None = None) -> Path:
+        data = json.dumps(wf.raw, sort_keys=True) + (str(functions) if functions else "")
+        digest = hashlib.sha256(data.encode()).hexdigest()[:16]
+        return self.info.state_dir / "payloads" / f"{wf.name}-{digest}" / "workflow.json"
 
     def payload_url(self, workflow: FaaSrWorkflow | str | Path | Mapping[str, Any]) -> str:
-        """PAYLOAD_URL of a deployed workflow (a file in the runtime's state folder)."""
-        path = self._payload_path(self.localize(workflow))
-        if not path.exists():
-            raise LocalRuntimeError(
-                f"workflow {path.name.rsplit('-', 1)[0]} is not deployed (call deploy first)"
-            )
-        return str(path)
+        """PAYLOAD_URL of a deployed workflow (a file in the runtime's state folder).
+
+        For the workflow `deploy` returned this is the payload of that deployment (its code included).
+        """
+        if isinstance(workflow, FaaSrWorkflow) and workflow.source:
+            deployed = Path(workflow.source)
+            if deployed.is_file() and (self.info.state_dir / "payloads") in deployed.parents:
+                return str(deployed)
+        wf = self.localize(workflow)
+        found = sorted(self._payload_path(wf).parent.parent.glob(f"{wf.name}-*/workflow.json"))
+        matching = [p for p in found if json.loads(p.read_text()) == wf.raw]
+        if not matching:
+            raise LocalRuntimeError(f"workflow {wf.name} is not deployed (call deploy first)")
+        return str(max(matching, key=lambda p: p.stat().st_mtime))
 
     def register_action(
         self, name: str, functions_dir: str | Path, *, faasr_type: str = "Python"

@@ -34,6 +34,7 @@ from prefect_faasr.names import TIMESTAMP_FORMAT, new_timestamp, split_instance
 from prefect_faasr.workflow import FaaSrWorkflow
 
 FUNCTIONS_PARAM = "FAASR_FUNCTIONS_DIR"
+CODE_FILE = "code.json"  # beside a deployed payload: the functions folder of that deployment
 _NOT_CODE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", "node_modules")
 
 
@@ -258,12 +259,23 @@ def _init_log_folder(payload: Payload, stores: Stores, log: ActionLog) -> None:
         raise ActionExit(1, "duplicate InvocationID")
 
 
+def _deployed_code(params: dict[str, Any]) -> str | None:
+    """The functions folder deployed with this PAYLOAD_URL, if its deployment recorded one."""
+    url = (params.get("PAYLOAD_URL") or "").removeprefix("file://")
+    sidecar = Path(url).with_name(CODE_FILE) if url else None
+    try:
+        return json.loads(sidecar.read_text(encoding="utf-8"))["functions_dir"] if sidecar else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _install_functions(params: dict[str, Any], workdir: Path, log: ActionLog) -> Path:
     """The local stand-in for the engine's code download: copy the registered functions folder."""
     log.debug(EXECUTOR, "Starting dependency install")
-    source = Path(params.get(FUNCTIONS_PARAM) or "")
+    registered = _deployed_code(params) or params.get(FUNCTIONS_PARAM) or ""
+    source = Path(registered)
     target = workdir.parent / "functions"
-    if not params.get(FUNCTIONS_PARAM) or not source.exists():
+    if not registered or not source.exists():
         log.error(HELPER, f"Local function folder not found: {source} (register the action with deploy)")
         raise ActionExit(1, "functions folder not found")
     if source.is_dir():
