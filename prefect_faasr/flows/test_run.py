@@ -69,6 +69,7 @@ def faasr_test_run(
     invocation_timestamp: str | None = None,
     dry_run: bool = False,
     returns: dict[str, bool] | None = None,
+    progress_token: str | None = None,
 ) -> TestRunReport:
     """Run one FaaSr test: `spec` is a test spec YAML (or a workflow JSON) path.
 
@@ -86,6 +87,8 @@ def faasr_test_run(
         invocation_timestamp: the InvocationTimestamp of the invocation to re-attach to.
         dry_run: run the workflow's control flow with generated no-op functions (local runtime).
         returns: with dry_run, the value each conditional action returns (default True).
+        progress_token: hands the run's `InvocationObserver` to a caller in this process that
+            `progress.claim`ed this token (the pytest plugin's handle waits on it).
     """
     attach = _attach(invocation_id, invocation_timestamp)
     with tempfile.TemporaryDirectory(prefix="faasr-dry-run-") as tmp:
@@ -100,6 +103,7 @@ def faasr_test_run(
             report_path=report_path,
             junit_path=junit_path,
             attach=attach,
+            progress_token=progress_token,
         )
 
 
@@ -122,13 +126,14 @@ def run_spec(
     junit_path: str | None = None,
     attach: Invocation | None = None,
     runtime_client: Any = None,
+    progress_token: str | None = None,
 ) -> Any:
     """The body of the flow after validation (shared with dry runs and the regression suite)."""
     with open_target(
         spec, environment, local_state=local_state, functions_dir=functions_dir, runtime_client=runtime_client
     ) as target:
         preflight_checks(target)
-        report = _observe(spec, expected, target, timeouts, attach, cleanup)
+        report = _observe(spec, expected, target, timeouts, attach, cleanup, progress_token)
     publish_report(report, report_path=report_path, junit_path=junit_path)
     if report.passed:
         return report
@@ -142,6 +147,7 @@ def _observe(
     timeouts: dict[str, float] | None,
     attach: Invocation | None,
     cleanup: bool,
+    progress_token: str | None = None,
 ) -> TestRunReport:
     logger = get_run_logger()
     wf = target.workflow
@@ -150,7 +156,7 @@ def _observe(
     started = datetime.now(UTC)
     observer = make_observer(target, spec, keys, timeouts=timeouts, run_logger=logger)
     run_name = flow_run.get_name() or spec.name
-    progress.register(run_name, observer)
+    progress.register(run_name, observer, token=progress_token)
     checks: list[CheckResult] = []
     try:
         observer.start()
