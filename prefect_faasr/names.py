@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 # `\Z`, not `$`: `$` would also accept a trailing newline, which has no place in an S3 key.
 NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*\Z")
@@ -15,6 +17,13 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H-%M-%S"
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+").fullmatch
+# Characters json.dumps(ensure_ascii=False) leaves raw although they end a line (str.splitlines).
+_LINE_ENDS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def json_text(value: object, default: Callable[[Any], Any] | None = None) -> str:
+    """`value` as JSON that stays on one line and keeps non-ASCII letters readable."""
+    return json.dumps(value, ensure_ascii=False, default=default).translate(_LINE_ENDS)
 
 
 def json_path(*parts: str | int) -> str:
@@ -30,7 +39,7 @@ def json_path(*parts: str | int) -> str:
         elif _PLAIN_KEY(part):
             out.append("." + part)
         else:
-            out.append("[" + json.dumps(part, ensure_ascii=False) + "]")
+            out.append("[" + json_text(part) + "]")
     return "".join(out)
 
 

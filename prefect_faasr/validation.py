@@ -25,7 +25,7 @@ from prefect_faasr.graph import (
     strongly_connected,
     topological_order,
 )
-from prefect_faasr.names import FUNCTION_NAME_RE, NAME_RE, TARGET_RE, TIMESTAMP_FORMAT, json_path
+from prefect_faasr.names import FUNCTION_NAME_RE, NAME_RE, TARGET_RE, TIMESTAMP_FORMAT, json_path, json_text
 
 SECRET_NAME_RE = re.compile(r"^[A-Z][A-Z_0-9]*\Z")
 ID_FROM_DATE_RE = re.compile(r"^%[YymdHMSjUWaAbBfzZ%-]([%YymdHMSjUWaAbBfzZ%-])*\Z")
@@ -212,7 +212,10 @@ def _field_ok(value: Any, rule: Field) -> bool:
 
 
 def _describe(value: Any) -> str:
-    text = json.dumps(value, default=repr, ensure_ascii=False)
+    try:
+        text = json_text(value, default=repr)
+    except (RecursionError, ValueError):  # nested deeper than the encoder goes (or circular)
+        text = "[...]" if isinstance(value, list) else "{...}" if isinstance(value, dict) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -877,7 +880,9 @@ class _Checker:
         """Cycles, a single start that is the entry, everything reachable from it."""
         for component in strongly_connected(names, succ):
             cycle = cycle_through(component[0], set(component), succ)
-            loop = " -> ".join([e.source for e in cycle] + [component[0]])
+            loop = " -> ".join(
+                a if a.isprintable() else repr(a) for a in [e.source for e in cycle] + [component[0]]
+            )
             self.error(
                 cycle[-1].path,
                 f"this edge closes the cycle {loop}; FaaSr workflows must be acyclic ('Function loop found')",
@@ -924,7 +929,9 @@ class _Checker:
         raw = self.raw
         stores = raw.get("DataStores")
         default, logging = raw.get("DefaultDataStore"), raw.get("LoggingDataStore")
-        if not (isinstance(stores, dict) and default in stores and logging in stores and logging != default):
+        if not (isinstance(stores, dict) and isinstance(default, str) and isinstance(logging, str)):
+            return  # a name of the wrong type is reported by top_level
+        if not (default in stores and logging in stores and logging != default):
             return
         if _store_identity(stores[default]) == _store_identity(stores[logging]):
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -297,6 +298,8 @@ def _load(
         except OSError as exc:
             msg = f"cannot read file: {exc.strerror or exc}"
             raise WorkflowValidationError([Problem("$", msg)], origin) from None
+        except ValueError:  # a NUL character: no file can have this name
+            raise WorkflowValidationError([Problem("$", "not a file name (it has a NUL)")], origin) from None
     else:
         text = source
     return *_decode(text, origin), origin
@@ -318,6 +321,15 @@ def _decode(text: str, origin: str | None) -> tuple[Any, list[Problem]]:
         data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise WorkflowValidationError([Problem("$", _syntax_message(text, exc))], origin) from None
+    except RecursionError:
+        msg = "not a workflow: its JSON is nested too deeply to read (a workflow is a few levels deep)"
+        raise WorkflowValidationError([Problem("$", msg)], origin) from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        limit = sys.get_int_max_str_digits()
+        run = re.search(rf"\d{{{limit + 1},}}", text) if limit else None
+        where = f" at line {text.count(chr(10), 0, run.start()) + 1}" if run else ""
+        msg = f"not valid JSON{where}: a number with more than {limit} digits"
+        raise WorkflowValidationError([Problem("$", msg)], origin) from None
     problems = (
         [
             Problem(

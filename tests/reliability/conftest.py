@@ -11,12 +11,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from prefect_faasr.s3client import s3_client
 from prefect_faasr.testing.faultproxy import FaultProxy
 
 from .upstream import EchoServer
+
+
+@pytest.fixture(scope="module")
+def hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis keeps caches (and would keep examples) in ./.hypothesis: ours go to the tmp dir."""
+    before = storage_directory(intent_to_write=False).home_directory
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    try:
+        yield
+    finally:
+        set_hypothesis_home_dir(before)
 
 
 @pytest.fixture(scope="session")
