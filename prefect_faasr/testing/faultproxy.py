@@ -1,6 +1,6 @@
 """A TCP/HTTP fault proxy for reliability tests: put it in front of an S3 server and break things on cue.
 
-Example:
+Example (each call replaces the mode in force; `pass_through()` or leaving a `with` ends it):
     ```python
     with FaultProxy.for_url(moto_url) as proxy:
         s3 = s3_client(proxy.endpoint_url, "us-east-1", "test", "test")
