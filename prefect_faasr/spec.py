@@ -21,6 +21,8 @@ raises `SpecValidationError` listing every problem with its YAML path (`objects[
 
 from __future__ import annotations
 
+import re
+import reprlib
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,11 +42,12 @@ from pydantic import (
 
 from prefect_faasr.derive import Budgets
 from prefect_faasr.errors import Problem, SpecValidationError, WorkflowValidationError
-from prefect_faasr.names import split_instance
+from prefect_faasr.names import json_text, split_instance
 from prefect_faasr.oracle import EXPECTABLE, UndeclaredReturnError, expected_trace
 from prefect_faasr.status import FunctionStatus
 from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+(?:\([0-9]+\))?").fullmatch  # names and instances: worker(2)
 KEY_FIELDS = ("InvocationID", "InvocationTimestamp", "WorkflowName", "FaaSrLog", "InvocationFolder")
 
 
@@ -258,36 +261,107 @@ def template_fields(template: str) -> list[str]:
 # ---- YAML with positions -----------------------------------------------------------------------
 
 
+MAX_DEPTH = 50  # nesting levels of YAML collections a spec may have (a real one has four)
+MAX_INT_DIGITS = 100  # longer integers are refused while loading (Python caps int() at 4300 digits)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML would keep the last one silently)."""
+    """SafeLoader that rejects duplicate keys (PyYAML would keep the last one silently), keys that
+    are collections, and integers too long to be a number of anything."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain value, not a {kind}", key_node.start_mark
+                )
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                    None, None, f"key {_short(key)} appears twice in one mapping", key_node.start_mark
                 )
             seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if sum(c.isdigit() for c in str(node.value)) > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of more than {MAX_INT_DIGITS} digits", node.start_mark
+            )
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
 
 def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    loader = _Loader(text)
+    def fail(message: str) -> SpecValidationError:
+        return SpecValidationError([Problem("(yaml)", message)], source)
+
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here already
         node = loader.get_single_node()
+        _check_depth(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "invalid YAML"
-        raise SpecValidationError([Problem("(yaml)", f"YAML syntax error: {what}{where}")], source) from None
+        raise fail(f"YAML syntax error: {what}{_where(mark)}") from None
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise fail(
+            f"YAML error: character {char} is not allowed in YAML (line {line} column {column})"
+        ) from None
+    except RecursionError:
+        raise fail(f"YAML error: nested more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
-        raise SpecValidationError([Problem("(yaml)", f"YAML error: {exc}")], source) from None
+        raise fail(f"YAML error: {_short(str(exc), 300)}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, node
+
+
+def _where(mark: yaml.Mark | None) -> str:
+    return f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _check_depth(root: yaml.Node | None) -> None:
+    """Refuse collections nested deeper than MAX_DEPTH (construction and validation recurse)."""
+    stack = [(root, 1)] if root is not None else []
+    seen: set[int] = set()  # aliases share nodes: visit each once
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, yaml.ScalarNode) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep", node.start_mark
+            )
+        children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """`repr(value)` cut to about `limit` characters (a YAML alias can expand to megabytes)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlist = _REPR.maxdict = _REPR.maxset = _REPR.maxtuple = 4
+_REPR.maxlevel = 2
 
 
 def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
@@ -306,9 +380,15 @@ def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | 
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
+    """`objects[1].equals`; a key that is not a plain name is quoted: `expect["a.b"]`, `[" "]`."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY(part):
+            out += f".{part}" if out else part
+        else:
+            out += "[" + json_text(_short(part, 60) if len(part) > 60 else part) + "]"
     return out or "(root)"
 
 
@@ -335,20 +415,20 @@ def _problems(exc: ValidationError, root: yaml.Node | None) -> list[Problem]:
         if kind == "extra_forbidden":
             parent = tuple(0 if isinstance(p, int) else p for p in loc[:-1])
             allowed = ", ".join(_ALLOWED.get(parent, {}))
-            msg = f"unknown key {loc[-1]!r}" + (f"; allowed: {allowed}" if allowed else "")
+            msg = f"unknown key {_short(loc[-1])}" + (f"; allowed: {allowed}" if allowed else "")
         elif kind == "missing":
             msg = "required key is missing"
         elif kind == "bool_type":
-            msg = f"must be true or false, not {err['input']!r}"
+            msg = f"must be true or false, not {_short(err['input'])}"
         elif kind == "enum":
             allowed = ", ".join(s.value for s in EXPECTABLE)
-            msg = f"{err['input']!r} is not a function status; expected one of {allowed}"
+            msg = f"{_short(err['input'])} is not a function status; expected one of {allowed}"
         elif kind == "string_type":
-            msg = f"must be a string, not {err['input']!r} (quote it in YAML)"
+            msg = f"must be a string, not {_short(err['input'])} (quote it in YAML)"
         elif kind == "dict_type":
-            msg = f"must be a mapping, not {err['input']!r}"
+            msg = f"must be a mapping, not {_short(err['input'])}"
         elif kind == "list_type":
-            msg = f"must be a list, not {err['input']!r}"
+            msg = f"must be a list, not {_short(err['input'])}"
         elif kind == "value_error":
             msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
         else:
@@ -369,7 +449,7 @@ def _cross_check(data: Mapping[str, Any], wf: FaaSrWorkflow, root: yaml.Node | N
 
     def check_name(loc: tuple[str | int, ...], name: Any) -> bool:
         if isinstance(name, str) and name not in names:
-            msg = f"{name!r} is not an action or function instance of {wf.name} (actions: {listed})"
+            msg = f"{_short(name)} is not an action or function instance of {wf.name} (actions: {listed})"
             problems.append(_at(loc, msg, root))
             return False
         return True
@@ -387,14 +467,14 @@ def _cross_check(data: Mapping[str, Any], wf: FaaSrWorkflow, root: yaml.Node | N
         known = check_name(("returns", key), key) and isinstance(key, str)
         if known and not wf.is_conditional(split_instance(key)[0]):
             msg = (
-                f"{key!r} has no conditional InvokeNext (True/False), so its return value does not "
+                f"{_short(key)} has no conditional InvokeNext (True/False), so its return value does not "
                 "change the expected trace"
             )
             problems.append(_at(("returns", key), msg, root))
     statuses = {s.value for s in FunctionStatus}
     for key, status in mapping("expect").items():
         check_name(("expect", key), key)
-        if status in statuses and FunctionStatus(status) not in EXPECTABLE:
+        if isinstance(status, str) and status in statuses and FunctionStatus(status) not in EXPECTABLE:
             allowed = ", ".join(s.value for s in EXPECTABLE)
             msg = f"{status!r} is not a final status; expected one of {allowed}"
             problems.append(_at(("expect", key), msg, root))
@@ -402,7 +482,7 @@ def _cross_check(data: Mapping[str, Any], wf: FaaSrWorkflow, root: yaml.Node | N
     for i, obj in items("objects"):
         store = obj.get("store")
         if isinstance(store, str) and store not in stores:
-            msg = f"{store!r} is not a DataStore ({', '.join(stores)})"
+            msg = f"{_short(store)} is not a DataStore ({', '.join(stores)})"
             problems.append(_at(("objects", i, "store"), msg, root))
         if isinstance(obj.get("key"), str):
             try:
