@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The main job: a full test run of examples/integration on the embedded local runtime.
 demo: $(STAMP)
-	$(BIN)/python -m prefect_faasr.demo
+	$(BIN)/prefect-faasr run examples/integration/spec.yaml --report reports/demo-report.json --junit reports/demo-junit.xml
 
 test: $(STAMP)
 	$(BIN)/ruff check .
