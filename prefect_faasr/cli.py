@@ -1,7 +1,8 @@
-"""The `prefect-faasr` command: a thin layer over the library (validate, graph, ...).
+"""The `prefect-faasr` command: a thin layer over the library (validate, graph, run, attach, ...).
 
-Commands print for people and exit 0 (fine) or 2 (the input is wrong). User errors
-(`FaaSrUserError`) never show a traceback: `main()` turns them into one message on stderr.
+Commands print for people and exit 0 (fine) or 2 (the input is wrong); `run` and `attach` exit 1
+when the test failed and 130 when it was cancelled (Ctrl-C, or the flow run cancelled in Prefect).
+User errors (`FaaSrUserError`) never show a traceback: `main()` turns them into one message on stderr.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(local_app, name="local")
 
 USER_ERROR = 2
+CANCELLED = 130  # the shell's code for a run stopped by SIGINT (128 + 2); also a cancel in Prefect
 
 
 class GraphFormat(StrEnum):
@@ -114,7 +116,7 @@ def graph(
     typer.echo(render(FaaSrWorkflow.parse(file), fmt.value), nl=False)
 
 
-TIMEOUT_KEYS = ("run", "start", "execution", "settle", "poll")
+TIMEOUT_KEYS = ("run", "start", "execution", "settle", "poll", "dispatch")
 
 
 def _timeouts(values: list[str]) -> dict[str, float]:
@@ -221,26 +223,125 @@ def run(
         returns=chosen or None,
         live=not verbose,
     )
-    raise typer.Exit(0 if outcome.passed else 1)
+    raise typer.Exit(outcome)
 
 
-def _run_flow(*, live: bool, **parameters: object) -> object:
-    """Run the flow in this process (with a live status table) and print the report."""
+@app.command()
+def attach(
+    invocation_id: Annotated[
+        str, typer.Option("--invocation-id", metavar="ID", help="InvocationID of the invocation.")
+    ],
+    timestamp: Annotated[
+        str,
+        typer.Option("--timestamp", metavar="TS", help="Its InvocationTimestamp, e.g. 2026-11-21T09-47-39."),
+    ],
+    spec: Annotated[
+        Path | None,
+        typer.Argument(metavar="[SPEC]", help="The test spec (YAML) of the run; or give --workflow."),
+    ] = None,
+    workflow: Annotated[
+        Path | None,
+        typer.Option("--workflow", metavar="FILE", help="The workflow JSON (a spec with defaults)."),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", metavar="BLOCK", help="FaaSrEnvironment block: the invocation runs on real backends."
+        ),
+    ] = None,
+    local_state: Annotated[
+        Path | None,
+        typer.Option(
+            "--local-state", metavar="FILE", help="State file of the `prefect-faasr local serve` running it."
+        ),
+    ] = None,
+    timeout: Annotated[
+        list[str],
+        typer.Option("--timeout", metavar="[BUDGET=]SECONDS", help="Override a budget, as for `run`."),
+    ] = [],  # noqa: B006 -- typer reads the default, it is never mutated
+    report: Annotated[
+        Path | None, typer.Option("--report", metavar="PATH", help="Write the report as JSON.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="PATH", help="Write JUnit XML.")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the terminal.")
+    ] = False,
+) -> None:
+    """Watch an invocation that was already started (e.g. by a `run` that crashed or was killed) and
+    report as `run` does: exit 0 passed, 1 failed, 2 bad input, 130 cancelled.
+
+    Nothing is triggered: the entry counts as invoked, the rest is read from the invocation folder.
+    A finished invocation is reported at once. The budgets count from the moment of attaching.
+    """
+    from prefect_faasr.spec import TestSpec
+    from prefect_faasr.testrun import STATE_FILE_ENV
+
+    if (spec is None) == (workflow is None):
+        raise FaaSrUserError("give either a SPEC or --workflow (the workflow JSON), not both or neither")
+    if env and local_state:
+        raise FaaSrUserError("--env and --local-state exclude each other")
+    if not env and not local_state and not os.environ.get(STATE_FILE_ENV):
+        raise FaaSrUserError(
+            "attaching on the local runtime needs --local-state: the state file of the "
+            "`prefect-faasr local serve` running the invocation (an embedded runtime ends with its `run`)"
+        )
+    path = spec or workflow
+    assert path is not None
+    if workflow is not None and workflow.suffix.lower() != ".json":
+        raise FaaSrUserError(
+            f"--workflow {workflow}: a workflow JSON file is expected (a spec is the argument)"
+        )
+    _check_invocation(invocation_id, timestamp)
+    budgets = _timeouts(timeout)
+    TestSpec.load(path)  # bad input stops here, before Prefect starts
+    _quiet_prefect(verbose)
+    outcome = _run_flow(
+        spec=str(path),
+        environment=env,
+        local_state=str(local_state) if local_state else None,
+        timeouts=budgets or None,
+        report_path=str(report) if report else None,
+        junit_path=str(junit) if junit else None,
+        invocation_id=invocation_id,
+        invocation_timestamp=timestamp,
+        live=not verbose,
+    )
+    raise typer.Exit(outcome)
+
+
+def _check_invocation(invocation_id: str, timestamp: str) -> None:
+    """An InvocationID is one S3 key segment; the timestamp has FaaSr's format (contract §2.4)."""
+    from datetime import datetime
+
+    from prefect_faasr.names import TIMESTAMP_FORMAT
+
+    if not invocation_id.strip() or "/" in invocation_id or invocation_id != invocation_id.strip():
+        raise FaaSrUserError(f"--invocation-id {invocation_id!r}: not an InvocationID (one folder name)")
+    try:
+        datetime.strptime(timestamp, TIMESTAMP_FORMAT)
+    except ValueError:
+        raise FaaSrUserError(
+            f"--timestamp {timestamp!r}: not an InvocationTimestamp (YYYY-MM-DDTHH-MM-SS, "
+            "e.g. 2026-11-21T09-47-39)"
+        ) from None
+
+
+def _run_flow(*, live: bool, **parameters: object) -> int:
+    """Run the flow in this process (with a live status table), print the report, return the exit
+    code: 0 passed, 1 failed, 130 cancelled (Ctrl-C or in Prefect; the report is printed still)."""
     from rich.console import Console
-    from rich.live import Live
 
-    from prefect_faasr.console import LiveStatus, report_view
-    from prefect_faasr.flows import faasr_test_run
+    from prefect_faasr.console import report_view
     from prefect_faasr.report import TestRunFailed, TestRunReport
 
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # logs and CI: no wrapping at 80 columns
-    if live and console.is_terminal:
-        with Live(LiveStatus(), console=console, refresh_per_second=4, transient=True):
-            state = faasr_test_run(**parameters, return_state=True)
-    else:
-        state = faasr_test_run(**parameters, return_state=True)
+    try:
+        state = _call_flow(console, live, parameters)
+    except KeyboardInterrupt:  # before the workflow was being watched: nothing to report
+        console.print("interrupted before the test run could report", style="bold red")
+        return CANCELLED
     result = state.result(raise_on_failure=False)
     if isinstance(result, TestRunFailed):
         result = result.report
@@ -253,7 +354,24 @@ def _run_flow(*, live: bool, **parameters: object) -> object:
     console.print(report_view(result))
     if parameters.get("report_path"):
         console.print(f"report: {parameters['report_path']}")
-    return result
+    if state.is_cancelled():
+        console.print(f"cancelled (exit {CANCELLED})", style="bold yellow")
+        return CANCELLED
+    return 0 if result.passed else 1
+
+
+def _call_flow(console: Any, live: bool, parameters: dict[str, object]) -> Any:
+    """The flow's final state. Ctrl-C while it runs cancels the test run (the flow stops the
+    workflow and ends Cancelled with the report); a second Ctrl-C aborts without one."""
+    from rich.live import Live
+
+    from prefect_faasr.console import LiveStatus
+    from prefect_faasr.flows import faasr_test_run
+
+    if live and console.is_terminal:
+        with Live(LiveStatus(), console=console, refresh_per_second=4, transient=True):
+            return faasr_test_run(**parameters, return_state=True)
+    return faasr_test_run(**parameters, return_state=True)
 
 
 def main() -> None:

@@ -25,6 +25,9 @@ from prefect_faasr.workflow import FaaSrWorkflow, Invocation, InvocationKeys
 
 LOCAL = "local"
 STATE_FILE_ENV = "PREFECT_FAASR_LOCAL_STATE_FILE"  # as `prefect-faasr local serve` reads it
+# For reliability tests: the S3 endpoint the harness itself reads the local runtime's S3 through (a fault
+# proxy in front of it); the functions keep writing to the runtime's S3 directly.
+WATCH_S3_ENV = "PREFECT_FAASR_WATCH_S3_ENDPOINT"
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +85,14 @@ def open_target(
     local_state: str | None = None,
     functions_dir: str | Path | None = None,
     runtime_client: Any = None,
+    attaching: bool = False,
 ) -> Iterator[RunTarget]:
-    """The run target for a spec: deploy to the local runtime, or resolve a FaaSrEnvironment block."""
+    """The run target for a spec: deploy to the local runtime, or resolve a FaaSrEnvironment block.
+
+    `attaching` (watching an invocation started earlier): without a functions folder the workflow is
+    only localized, not deployed again. With $PREFECT_FAASR_WATCH_S3_ENDPOINT set, the local
+    environment reads S3 through that endpoint (reliability tests put a fault proxy there).
+    """
     workflow = spec.faasr_workflow
     if not is_local(environment):
         if spec.faults:
@@ -102,15 +111,21 @@ def open_target(
     from prefect_faasr.local.environment import LocalEnvironment
 
     code = functions_dir or spec.functions_dir
-    if code is None:
+    if code is None and not attaching:
         raise FaaSrUserError(
             f"{spec.source or spec.name}: the local runtime needs the functions' code: set `functions:` "
             "to the folder holding the Python files (or use --dry-run)"
         )
 
     def target(client: Any) -> RunTarget:
+        if code is None:  # attaching: nothing will be triggered, the S3 layout is all that matters
+            local = client.localize(workflow)
+            return RunTarget(LocalEnvironment(client, local, s3_endpoint=watch_s3), local, "")
         deployed = client.deploy(workflow, code)
-        return RunTarget(LocalEnvironment(client, deployed), deployed, client.payload_url(deployed))
+        env = LocalEnvironment(client, deployed, s3_endpoint=watch_s3)
+        return RunTarget(env, deployed, client.payload_url(deployed))
+
+    watch_s3 = os.environ.get(WATCH_S3_ENV) or None
 
     if runtime_client is not None:
         yield target(runtime_client)

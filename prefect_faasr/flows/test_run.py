@@ -4,6 +4,12 @@ validate -> (deploy to the local runtime | resolve the environment block) -> pre
 one `watch_function` task per function instance -> checks -> report. The flow returns the
 `TestRunReport`; when anything did not hold it ends Failed with a one-line reason, and its data is a
 `TestRunFailed` carrying the report (raised when the flow is called as a function).
+
+Cancelling (the flow run set to Cancelling in Prefect, Ctrl-C, SIGTERM) stops the workflow's
+activations, marks every unfinished instance `skipped` ("run cancelled: ..."), and still publishes
+the report (artifacts, JSON, JUnit) with `passed=False` and reason "cancelled: ...". The run then
+ends Cancelled with that reason; on SIGTERM Prefect's engine ends it (Cancelled when a worker or
+`serve` cancelled it, else Crashed).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Failed
+from prefect.states import Cancelled, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_faasr import progress
+from prefect_faasr.cancellation import CancelRequests, interrupt_reason
 from prefect_faasr.checks import verdict
 from prefect_faasr.report import CheckResult, TestRunFailed, TestRunReport
 from prefect_faasr.spec import TestSpec
@@ -42,6 +49,7 @@ from prefect_faasr.testrun import RunTarget, delete_invocation, make_observer, o
 from prefect_faasr.triggers import TriggerError
 from prefect_faasr.workflow import Invocation
 
+CANCELLED = "cancelled: "  # how the reason of a cancelled run's report begins
 WATCHERS = 32  # threads for watch tasks; they only wait on the observer, which does the polling
 
 
@@ -130,11 +138,22 @@ def run_spec(
 ) -> Any:
     """The body of the flow after validation (shared with dry runs and the regression suite)."""
     with open_target(
-        spec, environment, local_state=local_state, functions_dir=functions_dir, runtime_client=runtime_client
+        spec,
+        environment,
+        local_state=local_state,
+        functions_dir=functions_dir,
+        runtime_client=runtime_client,
+        attaching=attach is not None,
     ) as target:
         preflight_checks(target)
-        report = _observe(spec, expected, target, timeouts, attach, cleanup, progress_token)
+        report, cancelled, interrupt = _observe(
+            spec, expected, target, timeouts, attach, cleanup, progress_token
+        )
     publish_report(report, report_path=report_path, junit_path=junit_path)
+    if interrupt is not None and not isinstance(interrupt, KeyboardInterrupt):
+        raise interrupt  # SIGTERM and the like: Prefect's engine decides how the run ends
+    if cancelled:
+        return Cancelled(message=report.reason, data=TestRunFailed(report))
     if report.passed:
         return report
     return Failed(message=report.reason, data=TestRunFailed(report))
@@ -148,7 +167,9 @@ def _observe(
     attach: Invocation | None,
     cleanup: bool,
     progress_token: str | None = None,
-) -> TestRunReport:
+) -> tuple[TestRunReport, bool, BaseException | None]:
+    """Watch the invocation to the end and build the report; also whether the run was cancelled (a
+    cancel request in Prefect, or an interrupt, which is returned for the caller to re-raise)."""
     logger = get_run_logger()
     wf = target.workflow
     invocation = attach or wf.new_invocation()
@@ -158,33 +179,39 @@ def _observe(
     run_name = flow_run.get_name() or spec.name
     progress.register(run_name, observer, token=progress_token)
     checks: list[CheckResult] = []
+    interrupt: BaseException | None = None
+
+    def stop_workflow(reason: str) -> None:
+        logger.warning("cancelling the test run: %s", reason)
+        observer.cancel(reason)
+        _stop_activations(target, invocation.invocation_id)
+
+    requests = CancelRequests(flow_run.get_id(), stop_workflow)
     try:
         observer.start()
-        if attach is None:
-            try:
-                trigger_invocation(target, spec, invocation)
-            except TriggerError as exc:
-                observer.cancel(f"the entry was not started: {exc}")
-                checks.append(CheckResult(kind="run", subject=wf.entry, passed=False, message=str(exc)))
-            else:
-                observer.mark_invoked(wf.entry)
-        else:
-            logger.info("re-attached to invocation %s at %s", invocation.invocation_id, invocation.timestamp)
-            observer.mark_invoked(wf.entry)
-        logger.info("watching s3://%s/%s/", target.environment.bucket(wf.logging_store), keys.folder)
-        _watch_all(observer, expected)
-        observed = observer.snapshot()
-        checks += check_statuses(expected, observed)
-        checks += check_s3_objects(spec, target, keys)
-        checks += check_log_lines(spec, target, observer)
-    except BaseException:
-        observer.cancel("cancelled: the test run stopped before the workflow finished")
+        with requests:
+            _start_or_attach(observer, target, spec, invocation, attach, checks, logger)
+            logger.info("watching s3://%s/%s/", target.environment.bucket(wf.logging_store), keys.folder)
+            _watch_all(observer, expected)
+        checks += check_statuses(expected, observer.snapshot())
+        if requests.reason is None:  # a cancelled run's objects and logs are not worth checking
+            checks += check_s3_objects(spec, target, keys)
+            checks += check_log_lines(spec, target, observer)
+    except Exception:
+        observer.cancel("the test run stopped on an error before the workflow finished")
         _stop_activations(target, invocation.invocation_id)
         raise
+    except BaseException as exc:  # Ctrl-C, SIGTERM: stop the workflow, report what was seen
+        interrupt = exc
+        requests.cancel(interrupt_reason(exc))
+        checks = check_statuses(expected, observer.snapshot())
     finally:
         observer.stop()
         progress.unregister(run_name)
+    observed = observer.snapshot()
     passed, reason = verdict(checks)
+    if requests.reason is not None:
+        passed, reason = False, _cancelled_reason(requests.reason, observed)
     stats = observer.stats
     report = TestRunReport(
         name=spec.name,
@@ -210,9 +237,41 @@ def _observe(
             "degraded_periods": stats.degraded_periods,
         },
     )
-    if cleanup:
+    if cleanup and interrupt is None:
         logger.info("deleted %d objects of the invocation", delete_invocation(target, spec, keys))
-    return report
+    return report, requests.reason is not None, interrupt
+
+
+def _start_or_attach(
+    observer: Any,
+    target: RunTarget,
+    spec: TestSpec,
+    invocation: Invocation,
+    attach: Invocation | None,
+    checks: list[CheckResult],
+    logger: Any,
+) -> None:
+    """Trigger the entry (a failed trigger cancels the watch and becomes a failed check), or re-attach."""
+    wf = target.workflow
+    if attach is not None:
+        logger.info("re-attached to invocation %s at %s", invocation.invocation_id, invocation.timestamp)
+        observer.mark_invoked(wf.entry)
+        return
+    try:
+        trigger_invocation(target, spec, invocation)
+    except TriggerError as exc:
+        observer.cancel(f"the entry was not started: {exc}")
+        checks.append(CheckResult(kind="run", subject=wf.entry, passed=False, message=str(exc)))
+    else:
+        observer.mark_invoked(wf.entry)
+
+
+def _cancelled_reason(why: str, observed: dict[str, Any]) -> str:
+    unfinished = sum(
+        s.status is FunctionStatus.SKIPPED and (s.message or "").startswith("run cancelled")
+        for s in observed.values()
+    )
+    return f"{CANCELLED}{why}; {unfinished} of {len(observed)} function instances unfinished (skipped)"
 
 
 def _watch_all(observer: Any, expected: dict[str, FunctionStatus]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from prefect_faasr.local.client import ActivationInfo, LocalRuntimeClient
 from prefect_faasr.local.faults import FaultPlan
 from prefect_faasr.observe import PlatformEvent
+from prefect_faasr.s3client import s3_client
 from prefect_faasr.triggers import OpenWhiskAuth, TriggerReceipt, trigger_entry
 from prefect_faasr.workflow import FaaSrWorkflow, Invocation
 
@@ -20,9 +21,12 @@ class LocalEnvironment:
 
     name = "local"
 
-    def __init__(self, client: LocalRuntimeClient, workflow: FaaSrWorkflow) -> None:
+    def __init__(
+        self, client: LocalRuntimeClient, workflow: FaaSrWorkflow, *, s3_endpoint: str | None = None
+    ) -> None:
         self.client = client
         self.workflow = workflow
+        self.s3_endpoint = s3_endpoint  # read S3 here instead (a fault proxy in front of the runtime's)
         self._s3: Any = None
 
     @property
@@ -36,7 +40,17 @@ class LocalEnvironment:
 
     def s3_client(self, store_name: str) -> Any:
         if self._s3 is None:
-            self._s3 = self.client.s3_client()
+            info = self.client.info
+            self._s3 = (
+                s3_client(
+                    self.s3_endpoint,
+                    info.s3_region,
+                    info.s3_access_key.get_secret_value(),
+                    info.s3_secret_key.get_secret_value(),
+                )
+                if self.s3_endpoint
+                else self.client.s3_client()
+            )
         return self._s3
 
     def bucket(self, store_name: str) -> str:

@@ -103,3 +103,21 @@ def echo() -> Iterator[EchoServer]:
 def echo_proxy(echo: EchoServer) -> Iterator[FaultProxy]:
     with FaultProxy(*echo.address) as running:
         yield running
+
+
+# ---- a local runtime and the Prefect API, for the test runs of the flow (cancel, attach, S3 trouble) ----
+
+
+@pytest.fixture(scope="module")
+def faasr_local(prefect_api: str) -> Iterator[Any]:
+    """One local FaaSr runtime per module, shared by its test runs as `local serve` would be."""
+    from prefect_faasr.local import LocalFaaSr
+
+    with LocalFaaSr(max_workers=6) as runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def faasr_state_file(faasr_local: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The runtime's state file, which `--local-state` and the flow's `local_state` take."""
+    return str(faasr_local.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
