@@ -328,7 +328,9 @@ def _check_invocation(invocation_id: str, timestamp: str) -> None:
 
 def _run_flow(*, live: bool, **parameters: object) -> int:
     """Run the flow in this process (with a live status table), print the report, return the exit
-    code: 0 passed, 1 failed, 130 cancelled (Ctrl-C or in Prefect; the report is printed still)."""
+    code: 0 passed, 1 failed, 130 cancelled (Ctrl-C or in Prefect; the report is printed still).
+    On SIGTERM the flow stops the workflow and writes the report, then Prefect ends this process with
+    that signal (a shell shows 143) and nothing more is printed."""
     from rich.console import Console
 
     from prefect_faasr.console import report_view
