@@ -8,6 +8,10 @@ have is in one extension object, `faasr`:
     state          queued | running | succeeded | failed
     exitCode       the activation process's exit code (negative: killed by that signal), or null
     invocationId   OVERWRITTEN.InvocationID (or the one the entry generated), action, rank (FunctionRank)
+    invocationTimestamp  OVERWRITTEN.InvocationTimestamp (or the one the entry generated); with the
+                   InvocationID it names the invocation: IDs repeat (a fixed `InvocationID`, a coarse
+                   `InvocationIDFromDate`), the invocation folder `{WF}/{TS}/{ID}` does not
+    workflow       the WorkflowName (the action name `{WF}-{A}` without `-{A}`)
     seq            submission order; submitted (ms)
     killed         true when stopped by a kill request or runtime shutdown; pid: the process id
     outcome        what the engine did: completed, fan-in: lost the candidate race, duplicate ID, ...
@@ -39,6 +43,8 @@ class Activation:
     invocation_id: str | None
     action: str | None
     rank: int | None
+    invocation_timestamp: str | None = None
+    workflow: str | None = None
     state: State = "queued"
     submitted: float = field(default_factory=time.time)
     started: float | None = None
@@ -47,17 +53,37 @@ class Activation:
     pid: int | None = None
     killed: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _final_outcome: dict[str, Any] | None = field(default=None, repr=False)
 
     def outcome(self) -> dict[str, Any]:
+        """What the engine reported (`outcome.json`); read once more after the process ended, then kept,
+        so listing thousands of finished activations does not read thousands of files."""
+        if self._final_outcome is not None:
+            return self._final_outcome
+        ended = self.done.is_set()
         try:
-            return json.loads((self.directory / "outcome.json").read_text())
+            data = json.loads((self.directory / "outcome.json").read_text())
         except (OSError, ValueError):
-            return {}
+            data = {}
+        if ended:
+            self._final_outcome = data
+        return data
 
     def effective_invocation_id(self) -> str | None:
         if self.invocation_id is None:
             self.invocation_id = self.outcome().get("invocationId")
         return self.invocation_id
+
+    def effective_invocation_timestamp(self) -> str | None:
+        if self.invocation_timestamp is None:
+            self.invocation_timestamp = self.outcome().get("invocationTimestamp")
+        return self.invocation_timestamp
+
+    def belongs_to(self, invocation_id: str, timestamp: str | None = None) -> bool:
+        """Whether this activation is part of the invocation `invocation_id` (at `timestamp`, if given)."""
+        if self.effective_invocation_id() != invocation_id:
+            return False
+        return timestamp is None or self.effective_invocation_timestamp() == timestamp
 
     def output(self, name: str) -> str:
         try:
@@ -85,6 +111,7 @@ def record(act: Activation, *, docs: bool = True) -> dict[str, Any]:
     """The OpenWhisk-shaped record of an activation (`docs=False`: without logs and output)."""
     outcome = act.outcome()
     invocation_id = act.effective_invocation_id()
+    timestamp = act.effective_invocation_timestamp()
     response: dict[str, Any] | None = None
     status_code = 0
     if act.state == "succeeded":
@@ -125,6 +152,8 @@ def record(act: Activation, *, docs: bool = True) -> dict[str, Any]:
             "state": act.state,
             "exitCode": act.exit_code,
             "invocationId": invocation_id,
+            "invocationTimestamp": timestamp,
+            "workflow": act.workflow,
             "action": act.action,
             "rank": act.rank,
             "seq": act.seq,

@@ -68,6 +68,7 @@ class ActivationInfo:
     stdout: str = ""
     stderr: str = ""
     seq: int = 0
+    invocation_timestamp: str | None = None
     record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -102,6 +103,7 @@ class ActivationInfo:
             stdout=ext.get("stdout", ""),
             stderr=ext.get("stderr", ""),
             seq=ext.get("seq", 0),
+            invocation_timestamp=ext.get("invocationTimestamp"),
             record=rec,
         )
 
@@ -280,7 +282,7 @@ class LocalRuntimeClient:
         invocation_id = invocation_id or made.invocation_id
         timestamp = timestamp or made.timestamp
         if faults:
-            self.set_faults(invocation_id, faults, workflow=wf)
+            self.set_faults(invocation_id, faults, workflow=wf, timestamp=timestamp)
         overwritten = {
             "FunctionInvoke": wf.entry,
             "InvocationID": invocation_id,
@@ -294,16 +296,26 @@ class LocalRuntimeClient:
     def activation(self, activation_id: str) -> ActivationInfo:
         return ActivationInfo.from_record(self._request("GET", self._ns(f"/activations/{activation_id}")))
 
-    def activations(self, invocation_id: str | None = None, *, docs: bool = True) -> list[ActivationInfo]:
-        """Activations (of one invocation), oldest first."""
+    def activations(
+        self, invocation_id: str | None = None, *, timestamp: str | None = None, docs: bool = True
+    ) -> list[ActivationInfo]:
+        """Activations (of one invocation), oldest first.
+
+        An InvocationID can repeat (a fixed `InvocationID`, a coarse `InvocationIDFromDate`); give the
+        InvocationTimestamp too to get the activations of one invocation only.
+        """
         params: dict[str, Any] = {"limit": 0, "docs": str(docs).lower()}
         if invocation_id is not None:
             params["invocationId"] = invocation_id
+            if timestamp is not None:
+                params["invocationTimestamp"] = timestamp
+        elif timestamp is not None:
+            raise ValueError("a timestamp selects the activations of an invocation_id")
         records = self._request("GET", self._ns("/activations"), params=params)
         return sorted((ActivationInfo.from_record(r) for r in records), key=lambda a: a.seq)
 
     def wait_idle(
-        self, invocation_id: str, timeout: float = 120.0, poll: float = 0.1
+        self, invocation_id: str, timeout: float = 120.0, poll: float = 0.1, *, timestamp: str | None = None
     ) -> list[ActivationInfo]:
         """Wait until no activation of the invocation is queued or running; returns all of them.
 
@@ -312,9 +324,9 @@ class LocalRuntimeClient:
         """
         deadline = time.monotonic() + timeout
         while True:
-            active = [a for a in self.activations(invocation_id, docs=False) if a.active]
+            active = [a for a in self.activations(invocation_id, timestamp=timestamp, docs=False) if a.active]
             if not active:
-                return self.activations(invocation_id)
+                return self.activations(invocation_id, timestamp=timestamp)
             if time.monotonic() >= deadline:
                 names = ", ".join(f"{a.instance or a.name} ({a.state})" for a in active)
                 raise TimeoutError(
@@ -330,18 +342,36 @@ class LocalRuntimeClient:
         faults: FaultPlan | Mapping[str, Any],
         *,
         workflow: FaaSrWorkflow | None = None,
+        timestamp: str | None = None,
     ) -> FaultPlan:
-        """Register the fault plan of one InvocationID (before its entry is triggered)."""
+        """Register the fault plan of one InvocationID (before its entry is triggered); with `timestamp`
+        only for the invocation at that InvocationTimestamp."""
         plan = FaultPlan.parse(faults)
         if workflow is not None:
             plan.check_workflow(workflow)
-        self._request("PUT", self._url(f"/faasr/invocations/{invocation_id}/faults"), json=plan.to_wire())
+        self._request(
+            "PUT",
+            self._url(f"/faasr/invocations/{invocation_id}/faults"),
+            json=plan.to_wire(),
+            params=_at(timestamp),
+        )
         return plan
 
-    def clear_faults(self, invocation_id: str) -> None:
-        self._request("DELETE", self._url(f"/faasr/invocations/{invocation_id}/faults"))
+    def clear_faults(self, invocation_id: str, *, timestamp: str | None = None) -> None:
+        self._request(
+            "DELETE", self._url(f"/faasr/invocations/{invocation_id}/faults"), params=_at(timestamp)
+        )
 
-    def kill(self, invocation_id: str) -> list[str]:
-        """Kill the queued and running activations of an invocation; later triggers for it do not run."""
-        data = self._request("POST", self._url(f"/faasr/invocations/{invocation_id}/kill"))
+    def kill(self, invocation_id: str, *, timestamp: str | None = None) -> list[str]:
+        """Kill the queued and running activations of an invocation; later triggers for it do not run.
+
+        Without `timestamp` this applies to every invocation with that InvocationID.
+        """
+        data = self._request(
+            "POST", self._url(f"/faasr/invocations/{invocation_id}/kill"), params=_at(timestamp)
+        )
         return data["killed"]
+
+
+def _at(timestamp: str | None) -> dict[str, str]:
+    return {"timestamp": timestamp} if timestamp else {}

@@ -4,6 +4,13 @@ Each predecessor triggers the join once. An invocation runs only if it sees ever
 `.done` in one listing of the invocation folder (logging store, at most 1000 keys) and is the first
 to append its random number to `{F}/{A}.candidate` under the S3 spin lock (`{F}/{A}/flag/{n}` +
 `{F}/{A}/lock`). Every other invocation exits 0 without writing a log.
+
+Before that listing the gate looks up (HEAD) the `.done` of the last few predecessors, the ones most
+likely to finish last: when one is missing, the listing could not have shown it either, so the
+invocation aborts as the engine would, without listing. At scale this matters: a 1000-rank fan-out
+triggers its join 1000 times, and half of those invocations arrive before the last rank is done; a
+listing of 1000 keys costs the local S3 and the activation about 0.3 s of CPU each, a HEAD ~2 ms. The
+only visible difference is the stdout line, which may name a later predecessor than the engine would.
 """
 
 from __future__ import annotations
@@ -13,12 +20,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from prefect_faasr.local.actionlog import LOCK, PAYLOAD, ActionLog, read_text
 
 # The engine backs off 1, 2, 4, 8, 16 s then 16 s steps; the local runtime keeps the pattern at a
 # local scale (same semantics, shorter waits).
 BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8)
 MAX_TRIES = 40
+PRECHECK = 3  # predecessors whose `.done` is looked up before the listing (the last ones first)
 
 
 class GateClosed(Exception):
@@ -51,6 +61,10 @@ def gate(
     `predecessors` are `.done` stems (`name` or `name.r`).
     """
     rng = rng or random.SystemRandom()
+    for pre in predecessors[::-1][:PRECHECK]:
+        if _missing(client, bucket, f"{folder}/function_completions/{pre}.done"):
+            log.error(PAYLOAD, f"Missing .done file for predecessor: {pre} \u2014 aborting.")
+            raise GateClosed(0, "fan-in: predecessors not done")
     listing = client.list_objects_v2(Bucket=bucket, Prefix=folder)
     keys = {o["Key"] for o in listing.get("Contents", [])}
     for pre in predecessors:
@@ -70,6 +84,15 @@ def gate(
     if first != str(mine):
         log.error(PAYLOAD, "Not the last trigger invoked \u2014 random number does not match")
         raise GateClosed(0, "fan-in: lost the candidate race")
+
+
+def _missing(client: Any, bucket: str, key: str) -> bool:
+    """True when S3 says the object does not exist (any other answer leaves it to the listing)."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+    return False
 
 
 def _try_lock(

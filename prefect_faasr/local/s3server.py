@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,35 @@ class S3Server:
         self._proc.stop()
 
 
+def iso_first(parse: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
+    """`parse` (botocore's timestamp parser) with ISO 8601 text parsed by the standard library first.
+
+    moto's response serializer parses every stored `LastModified` text again with botocore's
+    dateutil-based parser; in a listing of 1000 keys that was a third of the server's CPU, and a
+    1000-rank fan-in lists 1000 keys a thousand times. Anything `fromisoformat` does not read (epoch
+    numbers, HTTP dates, datetimes) still goes to `parse`; text without an offset is UTC, as there.
+    """
+
+    def parse_iso_first(value: Any) -> datetime:
+        if isinstance(value, str) and value[4:5] == "-":  # YYYY-...: not an epoch number
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return parse(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse(value)
+
+    return parse_iso_first
+
+
+def _fast_timestamps() -> None:
+    from moto.core import serialize
+
+    slow = getattr(serialize, "parse_to_aware_datetime", None)
+    if slow is not None:  # a moto that no longer has it keeps its own way
+        serialize.parse_to_aware_datetime = iso_first(slow)
+
+
 def main() -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -45,6 +76,7 @@ def main() -> None:
 
     config = read_config()
     exit_with_parent()
+    _fast_timestamps()
     server = make_server(
         "127.0.0.1",
         0,

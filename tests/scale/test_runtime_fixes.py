@@ -1,0 +1,136 @@
+"""Fixes of the local runtime found at scale (each test fails on the code before the fix)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.utils import parse_to_aware_datetime
+
+from prefect_faasr.local import LocalFaaSr, fanin
+from prefect_faasr.local.actionlog import ActionLog
+from prefect_faasr.local.compute import listening_socket
+from prefect_faasr.local.s3server import iso_first
+
+pytestmark = pytest.mark.integration
+
+
+def test_compute_server_connections_have_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY only on sockets created as IPPROTO_TCP; with Nagle on, each small
+    response (every trigger's 202) waited for the client's delayed ACK."""
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        sock = listening_socket()
+        server = await asyncio.start_server(on_connect, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname())
+            value = await asyncio.wait_for(seen, 10)
+            writer.close()
+        return value
+
+    assert asyncio.run(accepted_nodelay()) != 0
+
+
+def fan_in(n: int) -> dict[str, Any]:
+    action = {"FunctionName": "noop", "FaaSServer": "GH", "Type": "Python", "Arguments": {}}
+    return {
+        "WorkflowName": f"GateCheck{n}",
+        "FunctionInvoke": "entry",
+        "DefaultDataStore": "S3",
+        "LoggingDataStore": "S3",
+        "FaaSrLog": "FaaSrLog",
+        "ActionList": {
+            "entry": {**action, "InvokeNext": [f"work({n})"]},
+            "work": {**action, "InvokeNext": ["sink"]},
+            "sink": {**action, "InvokeNext": []},
+        },
+        "ComputeServers": {
+            "GH": {"FaaSType": "GitHubActions", "UserName": "u", "ActionRepoName": "r", "Branch": "main"}
+        },
+        "DataStores": {
+            "S3": {"Endpoint": "https://s3.amazonaws.com", "Bucket": "faasr-gate", "Region": "us-east-1"}
+        },
+    }
+
+
+class CountingClient:
+    """Forwards to a boto3 client and records the operations the gate used."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self._client, name)
+
+
+def test_fan_in_gate_aborts_without_listing_when_a_late_predecessor_is_not_done(
+    runtime: LocalFaaSr, tmp_path: Path
+) -> None:
+    s3 = runtime.s3_client()
+    s3.create_bucket(Bucket="faasr-gate")
+    folder = "FaaSrLog/GateCheck/2026-01-01T00-00-00/id"
+    for r in (1, 2, 3):
+        s3.put_object(Bucket="faasr-gate", Key=f"{folder}/function_completions/work.{r}.done", Body=b"True")
+    log = ActionLog(0.0)
+    counting = CountingClient(s3)
+    with pytest.raises(fanin.GateClosed) as closed:
+        fanin.gate(counting, "faasr-gate", folder, "sink", [f"work.{r}" for r in (1, 2, 3, 4)], log)
+    assert closed.value.code == 0 and closed.value.reason == "fan-in: predecessors not done"
+    assert counting.calls == ["head_object"]  # work.4 is missing: no listing of the folder
+    # All done: the engine's single listing decides, then the candidate race under the lock.
+    s3.put_object(Bucket="faasr-gate", Key=f"{folder}/function_completions/work.4.done", Body=b"True")
+    counting.calls.clear()
+    fanin.gate(counting, "faasr-gate", folder, "sink", [f"work.{r}" for r in (1, 2, 3, 4)], log)
+    assert counting.calls[:4] == ["head_object"] * 3 + ["list_objects_v2"]
+    candidate = s3.get_object(Bucket="faasr-gate", Key=f"{folder}/sink.candidate")["Body"].read()
+    assert len(candidate.decode().splitlines()) == 1
+
+
+def test_fan_in_still_runs_the_join_exactly_once(runtime: LocalFaaSr, tmp_path: Path) -> None:
+    (tmp_path / "noop.py").write_text("def noop():\n    return None\n")
+    wf = runtime.deploy(fan_in(12), tmp_path / "noop.py")
+    started = runtime.client.start(wf)
+    acts = runtime.client.wait_idle(started.invocation_id, timeout=300, timestamp=started.timestamp)
+    sinks = [a for a in acts if a.action == "sink"]
+    assert len(sinks) == 12 and all(a.exit_code == 0 for a in acts)
+    assert [a.outcome for a in sinks].count("completed") == 1
+    assert {a.outcome for a in sinks} <= {
+        "completed",
+        "fan-in: predecessors not done",
+        "fan-in: lost the candidate race",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-21T12:39:10.000Z",
+        "2026-11-21T12:39:10Z",
+        "2026-11-21T12:39:10.123456Z",
+        "2026-11-21T12:39:10+02:00",
+        "2026-11-21T12:39:10",
+        "2026-11-21 12:39:10",
+        "20261121",
+        "1700000000",
+        "1700000000.5",
+        "Sat, 21 Nov 2026 12:39:10 GMT",
+        datetime(2026, 11, 21, 12, 39, 10, tzinfo=UTC),
+        1700000000,
+    ],
+)
+def test_s3_server_timestamps_parse_as_botocore_does(value: object) -> None:
+    """The local S3 server's faster timestamp parsing gives what botocore's parser gives."""
+    assert iso_first(parse_to_aware_datetime)(value) == parse_to_aware_datetime(value)
