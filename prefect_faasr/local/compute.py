@@ -19,7 +19,8 @@ Extensions (same auth):
 
 Both take `?timestamp=` (the InvocationTimestamp) to mean one invocation: an InvocationID alone can
 name several (a fixed `InvocationID` or a coarse `InvocationIDFromDate` repeats it run after run).
-Without it they apply to every invocation with that ID.
+Without it a fault plan applies to every invocation with that ID, and a kill to every invocation with
+that ID that has activations at the time (never to a later run that reuses the ID).
 
 Errors are answered like OpenWhisk: `{"error": message, "code": transaction id}` with 401 (missing or
 wrong credentials), 403 (other namespace), 404 (unknown action or activation), 409 (action exists,
@@ -196,8 +197,18 @@ class ComputeState:
         return [a for a in acts if a.belongs_to(invocation_id, timestamp)]
 
     def kill(self, invocation_id: str, timestamp: str | None = None) -> list[str]:
+        """Kill the active activations of the invocation; its later triggers are recorded as killed.
+
+        Without a timestamp: every invocation with this ID that has activations now. A later run that
+        reuses the ID (a fixed InvocationID) is another invocation and runs normally.
+        """
+        if timestamp is None:
+            known = {a.effective_invocation_timestamp() for a in self.of_invocation(invocation_id)}
+            marks = {(invocation_id, ts) for ts in known if ts}
+        else:
+            marks = {(invocation_id, timestamp)}
         with self.lock:
-            self.killed_invocations.add((invocation_id, timestamp))
+            self.killed_invocations |= marks
         targets = [a for a in self.of_invocation(invocation_id, timestamp) if a.state in ACTIVE]
         for act in targets:
             self.pool.kill(act)

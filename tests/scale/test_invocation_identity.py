@@ -101,3 +101,14 @@ def test_kill_and_faults_reach_only_the_invocation_at_that_timestamp(
     )
     late = runtime.client.wait_idle(SHARED_ID, timestamp=hung.timestamp)
     assert [(a.instance, a.killed) for a in late] == [("first", True), ("second", True)]
+
+
+def test_a_kill_by_id_alone_does_not_stop_a_later_run_that_reuses_the_id(
+    runtime: LocalFaaSr, functions: Path
+) -> None:
+    wf = runtime.deploy(chain("IdsReuse"), functions)
+    hung = runtime.client.start(wf, timestamp="2026-01-01T00-02-01", faults={"first": {"hang": True}})
+    assert runtime.client.kill(SHARED_ID) == [hung.activation_id]
+    later = runtime.client.start(wf, timestamp="2026-01-01T00-02-02")
+    acts = runtime.client.wait_idle(SHARED_ID, timestamp=later.timestamp)
+    assert [(a.instance, a.state) for a in acts] == [("first", "succeeded"), ("second", "succeeded")]
