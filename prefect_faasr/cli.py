@@ -137,6 +137,40 @@ def _timeouts(values: list[str]) -> dict[str, float]:
     return out
 
 
+ISOLATED_ENV = "PREFECT_FAASR_CLI_ISOLATED"
+
+
+def _isolate_from_terminal_interrupts() -> None:
+    """Ctrl-C in a terminal signals its whole foreground process group: Prefect's temporary API server
+    and the local runtime's servers, children of this process, would die with it before the test run
+    could stop its workflow and publish the report. From a terminal, the command therefore runs in a
+    child process with a process group of its own; this process hands it SIGINT and SIGTERM and
+    exits as it does. Elsewhere (CI, scripts, tests) signals reach only the process they are sent to.
+    """
+    if os.environ.get(ISOLATED_ENV) or not _in_terminal_foreground():
+        return
+    import signal
+    import subprocess
+
+    env = {**os.environ, ISOLATED_ENV: "1"}
+    child = subprocess.Popen([sys.executable, *sys.orig_argv[1:]], env=env, process_group=0)
+
+    def forward(sig: int, _frame: object) -> None:
+        child.send_signal(sig)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    code = child.wait()
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+def _in_terminal_foreground() -> bool:
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
 def _quiet_prefect(verbose: bool) -> None:
     """Offline-friendly Prefect defaults; its console log only when asked (the live table is ours)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -210,6 +244,7 @@ def run(
     budgets = _timeouts(timeout)
     chosen = parse_returns(returns)
     TestSpec.load(spec)  # bad input stops here, before Prefect starts
+    _isolate_from_terminal_interrupts()
     _quiet_prefect(verbose)
     outcome = _run_flow(
         spec=str(spec),
@@ -294,6 +329,7 @@ def attach(
     _check_invocation(invocation_id, timestamp)
     budgets = _timeouts(timeout)
     TestSpec.load(path)  # bad input stops here, before Prefect starts
+    _isolate_from_terminal_interrupts()
     _quiet_prefect(verbose)
     outcome = _run_flow(
         spec=str(path),

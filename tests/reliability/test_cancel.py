@@ -5,8 +5,15 @@ process is left behind."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
 import signal
+import subprocess
+import termios
+import threading
 from pathlib import Path
 
 import psutil
@@ -17,6 +24,7 @@ from prefect.states import Cancelling
 from prefect_faasr.local.client import LocalRuntimeClient
 
 from .flow_runs import (
+    CLI,
     RETURNS,
     FlowInThread,
     activations,
@@ -140,3 +148,79 @@ def test_cancel_through_the_prefect_api(prefect_api: str, faasr_state_file: str,
         -20:
     ]
     client.close()
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal(faasr_state_file: str, tmp_path: Path) -> None:
+    """Ctrl-C typed in a terminal (a pty): the kernel signals the whole foreground process group, which
+    without isolation would also stop Prefect's temporary API server (no PREFECT_API_URL here) before
+    the run could report. The CLI still cancels cleanly, reports, and leaves no process behind."""
+    client = LocalRuntimeClient.from_state_file(faasr_state_file)
+    before = {a.activation_id for a in client.activations(docs=False)}
+    report = tmp_path / "report.json"
+    spec = hang_spec(tmp_path, "cancel-terminal")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), COLUMNS="200")
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:  # runs in the child: a new session whose terminal is the pty
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    args = [CLI, "run", str(spec), "--local-state", faasr_state_file, "--report", str(report)]
+    proc = subprocess.Popen(
+        args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        preexec_fn=controlling_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    screen = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    reader.start()
+    try:
+        hung = wait_for("sync1 running", lambda: new_invocation(client, before, "sync1"), timeout=240)
+        group = [p for p in psutil.process_iter() if _in_session(p, proc.pid)]
+        assert len(group) >= 3, group  # the CLI, the isolated command, Prefect's server at least
+        os.write(master, b"\x03")  # Ctrl-C: the terminal driver sends SIGINT to the foreground group
+        code = proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    reader.join(10)
+    os.close(master)
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))  # no terminal styles
+    assert code == 130, out[-3000:]
+    assert "cancelled (exit 130)" in out, out[-3000:]
+    data = json.loads(report.read_text())
+    assert data["reason"].startswith("cancelled: interrupted (Ctrl-C / SIGINT)"), data["reason"]
+    check_cancelled(
+        data["statuses"], {i["instance"]: i["message"] for i in data["instances"]}, data["reason"]
+    )
+    check_killed(client, hung.invocation_id)
+    wait_for("no process of the CLI left", lambda: not [p for p in group if _alive(p)], timeout=30)
+    client.close()
+
+
+def _drain(fd: int, into: bytearray) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the terminal's last user is gone
+            return
+        if not chunk:
+            return
+        into += chunk
+
+
+def _in_session(proc: psutil.Process, sid: int) -> bool:
+    try:
+        return os.getsid(proc.pid) == sid
+    except (OSError, psutil.Error):
+        return False
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
