@@ -172,7 +172,9 @@ class TestSpec(_Model):
             problems += _problems(exc, _node)
         # Names are checked against the workflow even when other fields are wrong: every problem at once.
         wf: FaaSrWorkflow | None = None
-        if isinstance(data.get("workflow"), str) and data["workflow"]:
+        if isinstance(data.get("workflow"), str) and "\0" in data["workflow"]:
+            problems.append(_at("workflow", "a path cannot contain a NUL character", _node))
+        elif isinstance(data.get("workflow"), str) and data["workflow"]:
             wf_path = (base / data["workflow"]).resolve()
             if not wf_path.is_file():
                 problems.append(_at("workflow", f"workflow file not found: {wf_path}", _node))
@@ -183,7 +185,9 @@ class TestSpec(_Model):
                     if not problems:
                         raise  # it names the workflow file and lists the workflow's own problems
         functions = data.get("functions")
-        if isinstance(functions, str) and not (base / functions).is_dir():
+        if isinstance(functions, str) and "\0" in functions:
+            problems.append(_at("functions", "a path cannot contain a NUL character", _node))
+        elif isinstance(functions, str) and not (base / functions).is_dir():
             problems.append(_at("functions", f"folder not found: {(base / functions).resolve()}", _node))
         if wf is not None:
             problems += _cross_check(data, wf, _node)

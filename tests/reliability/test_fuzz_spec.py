@@ -85,6 +85,7 @@ def test_the_valid_spec_loads(folder: Path) -> None:
 @given(random_specs)
 @example({"workflow": "workflow.json", "returns": {"prep": "yes"}, "expect": {"ghost": "done"}})
 @example({"name": None, "workflow": ["workflow.json"], "timeouts": {"run": -1, "poll": "1"}})
+@example({"functions": "\x00", "workflow": "work\x00flow.json"})  # NUL in paths: was a ValueError
 def test_random_specs(folder: Path, data: Any) -> None:
     check(write(folder, to_yaml(data)))
 

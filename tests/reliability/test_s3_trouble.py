@@ -96,8 +96,18 @@ def check_degraded(
     # as long as the fault; and the run could not end while the watcher was blind.
     assert stats.degraded_seconds >= seconds - 0.5, stats
     assert report.seconds >= seconds
-    logs = flow_logs(run.flow_run_id)
-    assert any(m.startswith("S3 degraded, keeping previous statuses and retrying") for m in logs), logs[-30:]
+    wait_for(  # logs reach the API in batches, possibly after the flow run ended
+        "the degraded warning in the flow run's log",
+        lambda: any(m.startswith("S3 degraded, keeping previous") for m in flow_logs(run.flow_run_id)),
+        timeout=30,
+        step=1,
+    )
+    wait_for(
+        "the recovery in the flow run's log",
+        lambda: any(m.startswith("S3 readable again after") for m in flow_logs(run.flow_run_id)),
+        timeout=30,
+        step=1,
+    )
 
 
 def test_s3_outage_mid_run(faasr_state_file: str, watch_proxy: FaultProxy, tmp_path: Path) -> None:
