@@ -23,8 +23,9 @@ could be read (`Facts.blind` intervals are left out). So S3 trouble alone never 
 `timeout`: while S3 cannot be read nothing is concluded, and an outage extends every budget by its length.
 
 Final statuses are sticky, with one exception: `completed` becomes `failed` if an ERROR/CRITICAL record
-or a bad exit shows up later (e.g. a re-run of the action). `cancelled` turns everything that is not
-completed or failed by its own facts into `skipped`.
+or a bad exit shows up later (e.g. a re-run of the action). A `failed` concluded from the platform's exit
+code alone takes the message of the log's first ERROR/CRITICAL record once that is read. `cancelled`
+turns everything that is not completed or failed by its own facts into `skipped`.
 """
 
 from __future__ import annotations
@@ -185,6 +186,10 @@ class _Rules:
                     return Verdict(S.FAILED, msg, log.error_seen_at)
                 if plat is not None and plat.bad is not None:
                     return Verdict(S.FAILED, f"{plat.bad} after completion", plat.bad_at)
+            elif prev.status is S.FAILED and log and log.errors and plat and prev.message == plat.bad:
+                # Failed on the exit code first; the ERROR record (the exception text) was read a poll
+                # later and says more: same status, same time, the log's message.
+                return Verdict(S.FAILED, _first_error(log.errors), prev.at)
             return prev
         verdict = self._from_facts(inst, log, plat)
         if self.f.cancelled is not None and verdict.status not in (S.COMPLETED, S.FAILED):

@@ -210,6 +210,7 @@ class InvocationObserver:
         self._failures = 0
         self._degraded_since: float | None = None
         self._last_problem: str | None = None
+        self._probe_problem: str | None = None  # only touched under _poll_lock
         self._stopped = False
 
         self._thread: threading.Thread | None = None
@@ -320,10 +321,17 @@ class InvocationObserver:
         if self._probe is None:
             return []
         try:
-            return list(self._probe.poll())
+            events = list(self._probe.poll())
         except Exception as exc:
-            self._logger.warning("platform probe failed (%s); continuing with S3 only", exc)
+            # Said once per problem, not on every poll (a compute outage can last the whole run).
+            if str(exc) != self._probe_problem:
+                self._logger.warning("platform probe failed (%s); continuing with S3 only", exc)
+            self._probe_problem = str(exc)
             return []
+        if self._probe_problem is not None:
+            self._logger.info("platform probe answers again")
+            self._probe_problem = None
+        return events
 
     def _apply_events(self, events: Iterable[PlatformEvent], t: float) -> None:
         for ev in events:

@@ -197,6 +197,8 @@ def _observe(
         if requests.reason is None:  # a cancelled run's objects and logs are not worth checking
             checks += check_s3_objects(spec, target, keys)
             checks += check_log_lines(spec, target, observer)
+        if attach is None:
+            _stop_leftovers(target, invocation, logger)
     except Exception:
         observer.cancel("the test run stopped on an error before the workflow finished")
         _stop_activations(target, invocation.invocation_id)
@@ -282,6 +284,25 @@ def _watch_all(observer: Any, expected: dict[str, FunctionStatus]) -> None:
     for n, _ in enumerate(as_completed(futures), start=1):
         if n % step == 0 or n == len(futures):
             update_progress_artifact(artifact, progress=100.0 * n / len(futures))
+
+
+def _stop_leftovers(target: RunTarget, invocation: Invocation, logger: Any) -> None:
+    """Activations of a finished run that are still active (a hung function) are killed on the local
+    runtime, so they do not hold its workers after the run; the report is already decided."""
+    stop = getattr(target.environment, "stop_leftovers", None)
+    if stop is None:
+        return
+    try:
+        killed = stop(invocation.invocation_id, timestamp=invocation.timestamp)
+    except Exception as exc:  # the report stands; say why the runtime may still be busy
+        logger.warning("could not stop the leftover activations of %s: %s", invocation.invocation_id, exc)
+        return
+    if killed:
+        logger.warning(
+            "stopped %d activation(s) still running after every instance was final: %s",
+            len(killed),
+            ", ".join(killed),
+        )
 
 
 def _stop_activations(target: RunTarget, invocation_id: str) -> None:

@@ -13,6 +13,7 @@ from prefect_faasr.triggers import OpenWhiskAuth, TriggerReceipt, trigger_entry
 from prefect_faasr.workflow import FaaSrWorkflow, Invocation
 
 logger = logging.getLogger(__name__)
+LEFTOVER_GRACE = 2.0  # seconds a finished test run gives its activations to exit before killing them
 
 
 class LocalEnvironment:
@@ -77,6 +78,25 @@ class LocalEnvironment:
     def cancel(self, invocation_id: str) -> list[str]:
         """Kill the queued and running activations of the invocation; later triggers do not run."""
         return self.client.kill(invocation_id)
+
+    def stop_leftovers(
+        self, invocation_id: str, grace: float = LEFTOVER_GRACE, *, timestamp: str | None = None
+    ) -> list[str]:
+        """After a test run: kill the invocation's activations still active `grace` seconds later.
+
+        Once every instance has a final status nothing an activation does can change the report, but a
+        hung function would hold a worker of a shared runtime (`local serve`) for ever. Returns the
+        instances that were killed (usually none: the grace lets finishing processes exit by themselves).
+        """
+        try:
+            self.client.wait_idle(invocation_id, timeout=grace, timestamp=timestamp)
+            return []
+        except TimeoutError:
+            pass
+        acts = self.client.activations(invocation_id, timestamp=timestamp, docs=False)
+        active = [a.instance or a.name for a in acts if a.active]
+        self.client.kill(invocation_id, timestamp=timestamp)
+        return active
 
 
 class LocalProbe:

@@ -61,14 +61,18 @@ class ServerProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait, then SIGKILL; afterwards kill any descendant that outlived it."""
+    def stop(self, timeout: float = 10.0, *, graceful: bool = True) -> None:
+        """SIGTERM, wait, then SIGKILL (`graceful=False`: SIGKILL at once, as a crash would end it);
+        afterwards kill any descendant that outlived it."""
         if self._proc.poll() is None:
             try:
                 descendants = psutil.Process(self._proc.pid).children(recursive=True)
             except psutil.Error:
                 descendants = []
-            self._proc.terminate()
+            if graceful:
+                self._proc.terminate()
+            else:
+                self._proc.kill()
             try:
                 self._proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -134,6 +134,25 @@ class LocalFaaSr:
         self._compute = self._s3 = None
         self._info = self._client = None
 
+    def stop_compute(self, *, crash: bool = False) -> None:
+        """Stop only the compute server, as in a compute outage; S3 keeps running.
+
+        Its queued and running activations end with it (no process is left behind). From then on
+        triggers sent to it fail (connection refused) and `client` calls that need it raise
+        `LocalRuntimeError`; objects in S3 stay readable. `crash=True` SIGKILLs the server instead of
+        shutting it down (no graceful shutdown, like a crash). The compute server is not started again:
+        its endpoint is written into deployed payloads. `stop()` stops the rest as usual.
+        """
+        if self._compute is None:
+            raise RuntimeError("the local FaaSr runtime is not running (use `with LocalFaaSr() as env:`)")
+        logger.info("local FaaSr runtime: stopping the compute server%s", " (crash)" if crash else "")
+        self._compute.stop(graceful=not crash)
+
+    @property
+    def compute_running(self) -> bool:
+        """The compute server process is alive (False after `stop_compute()` or `stop()`)."""
+        return self._compute is not None and self._compute.alive()
+
     def __enter__(self) -> LocalFaaSr:
         return self.start()
 
