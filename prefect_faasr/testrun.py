@@ -48,9 +48,9 @@ class RunTarget:
     def is_local(self) -> bool:
         return getattr(self.environment, "name", "") == LOCAL
 
-    def probe(self, invocation_id: str) -> PlatformProbe | None:
+    def probe(self, invocation_id: str, timestamp: str | None = None) -> PlatformProbe | None:
         make = getattr(self.environment, "probe", None)
-        return make(invocation_id) if make else None
+        return make(invocation_id, timestamp) if make else None
 
 
 def is_local(environment: str | None) -> bool:
@@ -181,7 +181,7 @@ def make_observer(
         budgets=t.budgets(),
         poll_interval=t.poll,
         settle=t.settle,
-        probe=target.probe(keys.invocation_id),
+        probe=target.probe(keys.invocation_id, keys.timestamp),
         logger=run_logger,
     )
 

@@ -184,7 +184,7 @@ def _observe(
     def stop_workflow(reason: str) -> None:
         logger.warning("cancelling the test run: %s", reason)
         observer.cancel(reason)
-        _stop_activations(target, invocation.invocation_id)
+        _stop_activations(target, invocation)
 
     requests = CancelRequests(flow_run.get_id(), stop_workflow)
     try:
@@ -201,7 +201,7 @@ def _observe(
             _stop_leftovers(target, invocation, logger)
     except Exception:
         observer.cancel("the test run stopped on an error before the workflow finished")
-        _stop_activations(target, invocation.invocation_id)
+        _stop_activations(target, invocation)
         raise
     except BaseException as exc:  # Ctrl-C, SIGTERM: stop the workflow, report what was seen
         interrupt = exc
@@ -305,12 +305,12 @@ def _stop_leftovers(target: RunTarget, invocation: Invocation, logger: Any) -> N
         )
 
 
-def _stop_activations(target: RunTarget, invocation_id: str) -> None:
+def _stop_activations(target: RunTarget, invocation: Invocation) -> None:
     cancel = getattr(target.environment, "cancel", None)
     if cancel is not None:
         try:
-            cancel(invocation_id)
+            cancel(invocation.invocation_id, invocation.timestamp)
         except Exception as exc:  # the run is being torn down; say so, never hide the original error
             logging.getLogger(__name__).warning(
-                "could not stop the activations of %s: %s", invocation_id, exc
+                "could not stop the activations of %s: %s", invocation.invocation_id, exc
             )

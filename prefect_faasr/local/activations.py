@@ -79,12 +79,6 @@ class Activation:
             self.invocation_timestamp = self.outcome().get("invocationTimestamp")
         return self.invocation_timestamp
 
-    def belongs_to(self, invocation_id: str, timestamp: str | None = None) -> bool:
-        """Whether this activation is part of the invocation `invocation_id` (at `timestamp`, if given)."""
-        if self.effective_invocation_id() != invocation_id:
-            return False
-        return timestamp is None or self.effective_invocation_timestamp() == timestamp
-
     def output(self, name: str) -> str:
         try:
             return (self.directory / name).read_text(errors="replace")
@@ -96,6 +90,36 @@ class Activation:
         self.ended = time.time()
         self.state = "succeeded" if exit_code == 0 and not self.killed else "failed"
         self.done.set()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The invocation(s) a request means: an InvocationID, narrowed by its InvocationTimestamp and
+    WorkflowName when given (None: any). Only all three name one invocation, as its folder
+    `{FaaSrLog}/{WF}/{TS}/{ID}` does: IDs repeat (a fixed `InvocationID`, a coarse
+    `InvocationIDFromDate`), and two workflows can start in the same second."""
+
+    invocation_id: str
+    timestamp: str | None = None
+    workflow: str | None = None
+
+    def covers(self, invocation_id: str | None, timestamp: str | None, workflow: str | None) -> bool:
+        return (
+            invocation_id == self.invocation_id
+            and self.timestamp in (None, timestamp)
+            and self.workflow in (None, workflow)
+        )
+
+    def matches(self, act: Activation) -> bool:
+        if act.effective_invocation_id() != self.invocation_id:
+            return False
+        if self.timestamp is not None and act.effective_invocation_timestamp() != self.timestamp:
+            return False
+        return self.workflow is None or act.workflow == self.workflow
+
+    @property
+    def narrowness(self) -> int:
+        return (self.timestamp is not None) + (self.workflow is not None)
 
 
 def _ms(t: float | None) -> int:

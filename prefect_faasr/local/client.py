@@ -201,6 +201,9 @@ class LocalRuntimeClient:
 
         `functions_dir` is the folder (or one `.py` file) holding the code of the workflow's FunctionNames.
         Returns the localized workflow; `payload_url(result)` is what PAYLOAD_URL must be.
+        The bucket of an `Anonymous` data store is made public (anyone may read, write and delete): the
+        engine sends unsigned requests for its logs, `.done` files and uploads, which only such a bucket
+        accepts, so this is the one set-up in which the workflow can run at all.
         """
         functions = Path(functions_dir).expanduser().resolve()
         if not functions.exists():
@@ -208,9 +211,11 @@ class LocalRuntimeClient:
         wf = self.localize(workflow)
         s3 = self.s3_client()
         for name in wf.raw["DataStores"]:
-            bucket = wf.data_store(name)["Bucket"]
+            store = wf.data_store(name)
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-                s3.create_bucket(Bucket=bucket)
+                s3.create_bucket(Bucket=store["Bucket"])
+            if store.get("Anonymous"):  # truthy, as the engine tests it
+                s3.put_bucket_policy(Bucket=store["Bucket"], Policy=json.dumps(_public(store["Bucket"])))
         # One payload folder per (workflow, code): runs of one workflow with different functions (a dry
         # run beside a real run) each carry their own PAYLOAD_URL, and the engine takes the code from it.
         path = self._payload_path(wf, functions)
@@ -297,25 +302,36 @@ class LocalRuntimeClient:
         return ActivationInfo.from_record(self._request("GET", self._ns(f"/activations/{activation_id}")))
 
     def activations(
-        self, invocation_id: str | None = None, *, timestamp: str | None = None, docs: bool = True
+        self,
+        invocation_id: str | None = None,
+        *,
+        timestamp: str | None = None,
+        workflow: FaaSrWorkflow | str | None = None,
+        docs: bool = True,
     ) -> list[ActivationInfo]:
         """Activations (of one invocation), oldest first.
 
-        An InvocationID can repeat (a fixed `InvocationID`, a coarse `InvocationIDFromDate`); give the
-        InvocationTimestamp too to get the activations of one invocation only.
+        An InvocationID can repeat (a fixed `InvocationID`, a coarse `InvocationIDFromDate`, two
+        workflows started in the same second); give the InvocationTimestamp and the workflow too to
+        get the activations of one invocation only.
         """
         params: dict[str, Any] = {"limit": 0, "docs": str(docs).lower()}
         if invocation_id is not None:
             params["invocationId"] = invocation_id
-            if timestamp is not None:
-                params["invocationTimestamp"] = timestamp
-        elif timestamp is not None:
-            raise ValueError("a timestamp selects the activations of an invocation_id")
+            params.update(_scope(timestamp, workflow, timestamp_key="invocationTimestamp"))
+        elif timestamp is not None or workflow is not None:
+            raise ValueError("a timestamp or workflow narrows the activations of an invocation_id")
         records = self._request("GET", self._ns("/activations"), params=params)
         return sorted((ActivationInfo.from_record(r) for r in records), key=lambda a: a.seq)
 
     def wait_idle(
-        self, invocation_id: str, timeout: float = 120.0, poll: float = 0.1, *, timestamp: str | None = None
+        self,
+        invocation_id: str,
+        timeout: float = 120.0,
+        poll: float = 0.1,
+        *,
+        timestamp: str | None = None,
+        workflow: FaaSrWorkflow | str | None = None,
     ) -> list[ActivationInfo]:
         """Wait until no activation of the invocation is queued or running; returns all of them.
 
@@ -324,9 +340,10 @@ class LocalRuntimeClient:
         """
         deadline = time.monotonic() + timeout
         while True:
-            active = [a for a in self.activations(invocation_id, timestamp=timestamp, docs=False) if a.active]
+            scope = {"timestamp": timestamp, "workflow": workflow}
+            active = [a for a in self.activations(invocation_id, **scope, docs=False) if a.active]
             if not active:
-                return self.activations(invocation_id, timestamp=timestamp)
+                return self.activations(invocation_id, **scope)
             if time.monotonic() >= deadline:
                 names = ", ".join(f"{a.instance or a.name} ({a.state})" for a in active)
                 raise TimeoutError(
@@ -344,8 +361,9 @@ class LocalRuntimeClient:
         workflow: FaaSrWorkflow | None = None,
         timestamp: str | None = None,
     ) -> FaultPlan:
-        """Register the fault plan of one InvocationID (before its entry is triggered); with `timestamp`
-        only for the invocation at that InvocationTimestamp."""
+        """Register the fault plan of one InvocationID (before its entry is triggered), for that
+        `workflow` only when one is given (its actions are checked too) and for the invocation at that
+        InvocationTimestamp only when `timestamp` is given."""
         plan = FaultPlan.parse(faults)
         if workflow is not None:
             plan.check_workflow(workflow)
@@ -353,25 +371,62 @@ class LocalRuntimeClient:
             "PUT",
             self._url(f"/faasr/invocations/{invocation_id}/faults"),
             json=plan.to_wire(),
-            params=_at(timestamp),
+            params=_scope(timestamp, workflow),
         )
         return plan
 
-    def clear_faults(self, invocation_id: str, *, timestamp: str | None = None) -> None:
-        self._request(
-            "DELETE", self._url(f"/faasr/invocations/{invocation_id}/faults"), params=_at(timestamp)
-        )
+    def clear_faults(
+        self,
+        invocation_id: str,
+        *,
+        timestamp: str | None = None,
+        workflow: FaaSrWorkflow | str | None = None,
+    ) -> None:
+        url = self._url(f"/faasr/invocations/{invocation_id}/faults")
+        self._request("DELETE", url, params=_scope(timestamp, workflow))
 
-    def kill(self, invocation_id: str, *, timestamp: str | None = None) -> list[str]:
+    def kill(
+        self,
+        invocation_id: str,
+        *,
+        timestamp: str | None = None,
+        workflow: FaaSrWorkflow | str | None = None,
+    ) -> list[str]:
         """Kill the queued and running activations of an invocation; later triggers for it do not run.
 
-        Without `timestamp` this applies to every invocation with that InvocationID.
+        Without `timestamp` and `workflow` this applies to every invocation with that InvocationID that
+        has activations now (a later run reusing the ID is not affected).
         """
-        data = self._request(
-            "POST", self._url(f"/faasr/invocations/{invocation_id}/kill"), params=_at(timestamp)
-        )
-        return data["killed"]
+        url = self._url(f"/faasr/invocations/{invocation_id}/kill")
+        return self._request("POST", url, params=_scope(timestamp, workflow))["killed"]
 
 
-def _at(timestamp: str | None) -> dict[str, str]:
-    return {"timestamp": timestamp} if timestamp else {}
+def _public(bucket: str) -> dict[str, Any]:
+    """A bucket policy that lets anyone (unsigned requests) list it and read, write, delete objects."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+        ],
+    }
+
+
+def _scope(
+    timestamp: str | None, workflow: FaaSrWorkflow | str | None, *, timestamp_key: str = "timestamp"
+) -> dict[str, str]:
+    """Query parameters narrowing an InvocationID to one invocation (its timestamp, its workflow)."""
+    out = {timestamp_key: timestamp} if timestamp else {}
+    if workflow is not None:
+        out["workflow"] = workflow.name if isinstance(workflow, FaaSrWorkflow) else workflow
+    return out

@@ -17,10 +17,12 @@ Extensions (same auth):
     POST           /faasr/invocations/{id}/kill     kill its queued and running activations; later
                                                     triggers for it are recorded as killed, not run
 
-Both take `?timestamp=` (the InvocationTimestamp) to mean one invocation: an InvocationID alone can
-name several (a fixed `InvocationID` or a coarse `InvocationIDFromDate` repeats it run after run).
-Without it a fault plan applies to every invocation with that ID, and a kill to every invocation with
-that ID that has activations at the time (never to a later run that reuses the ID).
+These, and the `invocationId` filter of the activation list, take `timestamp`/`invocationTimestamp`
+(the InvocationTimestamp) and `workflow` (the WorkflowName) to mean one invocation: an InvocationID
+alone can name several (a fixed `InvocationID` or a coarse `InvocationIDFromDate` repeats it run
+after run, and two workflows may start in the same second). Without them a fault plan applies to
+every invocation with that ID, and a kill to every such invocation that has activations at the time
+(never to a later run that reuses the ID).
 
 Errors are answered like OpenWhisk: `{"error": message, "code": transaction id}` with 401 (missing or
 wrong credentials), 403 (other namespace), 404 (unknown action or activation), 409 (action exists,
@@ -46,7 +48,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from prefect_faasr.local.activations import ACTIVE, Activation, record
+from prefect_faasr.local.activations import ACTIVE, Activation, Scope, record
 from prefect_faasr.local.faults import FaultPlan, FaultValidationError
 from prefect_faasr.local.pool import ActivationPool, Launcher, StartMethod
 from prefect_faasr.local.procs import exit_with_parent, read_config, report_port
@@ -115,9 +117,8 @@ class ComputeState:
         self.lock = threading.RLock()
         self.actions: dict[str, dict[str, Any]] = {}
         self.activations: dict[str, Activation] = {}
-        # Keyed by (InvocationID, InvocationTimestamp); a timestamp of None means any timestamp.
-        self.faults: dict[tuple[str, str | None], FaultPlan] = {}
-        self.killed_invocations: set[tuple[str, str | None]] = set()
+        self.faults: dict[Scope, FaultPlan] = {}
+        self.killed_invocations: set[Scope] = set()
         self.launcher = launcher
         self.pool = ActivationPool(
             launcher, config.max_workers, self.lock, keep_workdirs=config.keep_workdirs
@@ -167,11 +168,11 @@ class ComputeState:
                 workflow=workflow,
             )
             self.activations[activation_id] = act
-            if invocation_id and self._killed(invocation_id, timestamp):
+            if any(s.covers(invocation_id, timestamp, workflow) for s in self.killed_invocations):
                 act.killed = True
                 act.finish(None)
                 return act
-            plan = self._plan(invocation_id, timestamp) if invocation_id else None
+            plan = self.plan_for(invocation_id, timestamp, workflow) if invocation_id else None
         fault = plan.for_instance(function, rank) if plan and function else None
         job = {
             "id": activation_id,
@@ -184,32 +185,34 @@ class ComputeState:
         self.pool.submit(act, job)
         return act
 
-    def _killed(self, invocation_id: str, timestamp: str | None) -> bool:
-        return bool({(invocation_id, None), (invocation_id, timestamp)} & self.killed_invocations)
+    def plan_for(self, invocation_id: str, timestamp: str | None, workflow: str | None) -> FaultPlan | None:
+        """The fault plan of the narrowest scope that covers this invocation."""
+        with self.lock:
+            plans = [(s, p) for s, p in self.faults.items() if s.covers(invocation_id, timestamp, workflow)]
+        return max(plans, key=lambda sp: sp[0].narrowness)[1] if plans else None
 
-    def _plan(self, invocation_id: str, timestamp: str | None) -> FaultPlan | None:
-        plan = self.faults.get((invocation_id, timestamp))
-        return plan if plan is not None else self.faults.get((invocation_id, None))
-
-    def of_invocation(self, invocation_id: str, timestamp: str | None = None) -> list[Activation]:
+    def of_invocation(self, scope: Scope) -> list[Activation]:
         with self.lock:
             acts = list(self.activations.values())
-        return [a for a in acts if a.belongs_to(invocation_id, timestamp)]
+        return [a for a in acts if scope.matches(a)]
 
-    def kill(self, invocation_id: str, timestamp: str | None = None) -> list[str]:
+    def kill(self, scope: Scope) -> list[str]:
         """Kill the active activations of the invocation; its later triggers are recorded as killed.
 
-        Without a timestamp: every invocation with this ID that has activations now. A later run that
+        Without a timestamp: every invocation in the scope that has activations now. A later run that
         reuses the ID (a fixed InvocationID) is another invocation and runs normally.
         """
-        if timestamp is None:
-            known = {a.effective_invocation_timestamp() for a in self.of_invocation(invocation_id)}
-            marks = {(invocation_id, ts) for ts in known if ts}
+        if scope.timestamp is None:
+            marks = {
+                Scope(scope.invocation_id, ts, a.workflow)
+                for a in self.of_invocation(scope)
+                if (ts := a.effective_invocation_timestamp())
+            }
         else:
-            marks = {(invocation_id, timestamp)}
+            marks = {scope}
         with self.lock:
             self.killed_invocations |= marks
-        targets = [a for a in self.of_invocation(invocation_id, timestamp) if a.state in ACTIVE]
+        targets = [a for a in self.of_invocation(scope) if a.state in ACTIVE]
         for act in targets:
             self.pool.kill(act)
         for act in targets:
@@ -340,6 +343,7 @@ def create_app(config: ComputeConfig, launcher: Launcher | None = None) -> FastA
         name: str | None = None,
         invocationId: str | None = None,
         invocationTimestamp: str | None = None,
+        workflow: str | None = None,
         limit: int = 30,
         skip: int = 0,
         docs: bool = False,
@@ -347,10 +351,10 @@ def create_app(config: ComputeConfig, launcher: Launcher | None = None) -> FastA
         namespace(ns)
         if not 0 <= limit <= 10000 or skip < 0:
             raise OpenWhiskError(400, "limit must be 0..10000 (0: no limit) and skip at least 0")
-        if invocationTimestamp is not None and invocationId is None:
-            raise OpenWhiskError(400, "invocationTimestamp filters the activations of an invocationId")
+        if (invocationTimestamp is not None or workflow is not None) and invocationId is None:
+            raise OpenWhiskError(400, "invocationTimestamp and workflow narrow an invocationId")
         if invocationId is not None:
-            acts = state.of_invocation(invocationId, invocationTimestamp)
+            acts = state.of_invocation(Scope(invocationId, invocationTimestamp, workflow))
         else:
             with state.lock:
                 acts = list(state.activations.values())
@@ -376,40 +380,43 @@ def create_app(config: ComputeConfig, launcher: Launcher | None = None) -> FastA
         rec = record(get_activation(activation_id), docs=False)
         return rec["response"] or {"status": rec["faasr"]["state"], "success": False, "result": {}}
 
+    def scoped(invocation_id: str, timestamp: str | None, workflow: str | None) -> dict[str, Any]:
+        return {"invocationId": invocation_id, "timestamp": timestamp, "workflow": workflow}
+
     @app.put("/faasr/invocations/{invocation_id}/faults", dependencies=authed)
     def set_faults(
         invocation_id: str,
         body: dict[str, Any] = Body(...),  # noqa: B008
         timestamp: str | None = None,
+        workflow: str | None = None,
     ) -> dict[str, Any]:
         try:
             plan = FaultPlan.parse(body, source=f"faults of {invocation_id}")
         except FaultValidationError as exc:
             raise OpenWhiskError(400, str(exc)) from None
         with state.lock:
-            state.faults[(invocation_id, timestamp)] = plan
-        return {"invocationId": invocation_id, "timestamp": timestamp, "faults": plan.to_wire()}
+            state.faults[Scope(invocation_id, timestamp, workflow)] = plan
+        return scoped(invocation_id, timestamp, workflow) | {"faults": plan.to_wire()}
 
     @app.get("/faasr/invocations/{invocation_id}/faults", dependencies=authed)
-    def get_faults(invocation_id: str, timestamp: str | None = None) -> dict[str, Any]:
-        with state.lock:
-            plan = state._plan(invocation_id, timestamp)
-        plan = plan if plan is not None else FaultPlan()
-        return {"invocationId": invocation_id, "timestamp": timestamp, "faults": plan.to_wire()}
+    def get_faults(
+        invocation_id: str, timestamp: str | None = None, workflow: str | None = None
+    ) -> dict[str, Any]:
+        plan = state.plan_for(invocation_id, timestamp, workflow) or FaultPlan.parse({})
+        return scoped(invocation_id, timestamp, workflow) | {"faults": plan.to_wire()}
 
     @app.delete("/faasr/invocations/{invocation_id}/faults", dependencies=authed)
-    def clear_faults(invocation_id: str, timestamp: str | None = None) -> dict[str, Any]:
+    def clear_faults(
+        invocation_id: str, timestamp: str | None = None, workflow: str | None = None
+    ) -> dict[str, Any]:
         with state.lock:
-            state.faults.pop((invocation_id, timestamp), None)
-        return {"invocationId": invocation_id, "timestamp": timestamp, "faults": {}}
+            state.faults.pop(Scope(invocation_id, timestamp, workflow), None)
+        return scoped(invocation_id, timestamp, workflow) | {"faults": {}}
 
     @app.post("/faasr/invocations/{invocation_id}/kill", dependencies=authed)
-    def kill(invocation_id: str, timestamp: str | None = None) -> dict[str, Any]:
-        return {
-            "invocationId": invocation_id,
-            "timestamp": timestamp,
-            "killed": state.kill(invocation_id, timestamp),
-        }
+    def kill(invocation_id: str, timestamp: str | None = None, workflow: str | None = None) -> dict[str, Any]:
+        killed = state.kill(Scope(invocation_id, timestamp, workflow))
+        return scoped(invocation_id, timestamp, workflow) | {"killed": killed}
 
     return app
 

@@ -72,12 +72,16 @@ class LocalEnvironment:
     def set_faults(self, invocation_id: str, faults: FaultPlan | dict[str, Any]) -> FaultPlan:
         return self.client.set_faults(invocation_id, faults, workflow=self.workflow)
 
-    def probe(self, invocation_id: str) -> LocalProbe:
-        return LocalProbe(self.client, invocation_id)
+    def probe(self, invocation_id: str, timestamp: str | None = None) -> LocalProbe:
+        return LocalProbe(self.client, invocation_id, timestamp, workflow=self.workflow.name)
 
-    def cancel(self, invocation_id: str) -> list[str]:
-        """Kill the queued and running activations of the invocation; later triggers do not run."""
-        return self.client.kill(invocation_id)
+    def cancel(self, invocation_id: str, timestamp: str | None = None) -> list[str]:
+        """Kill the queued and running activations of the invocation; later triggers do not run.
+
+        Give the InvocationTimestamp too: an InvocationID can repeat (a fixed `InvocationID`, a coarse
+        `InvocationIDFromDate`), and another run with the same ID must not be touched.
+        """
+        return self.client.kill(invocation_id, timestamp=timestamp, workflow=self.workflow.name)
 
     def stop_leftovers(
         self, invocation_id: str, grace: float = LEFTOVER_GRACE, *, timestamp: str | None = None
@@ -89,28 +93,43 @@ class LocalEnvironment:
         instances that were killed (usually none: the grace lets finishing processes exit by themselves).
         """
         try:
-            self.client.wait_idle(invocation_id, timeout=grace, timestamp=timestamp)
+            self.client.wait_idle(invocation_id, timeout=grace, timestamp=timestamp, workflow=self.workflow)
             return []
         except TimeoutError:
             pass
-        acts = self.client.activations(invocation_id, timestamp=timestamp, docs=False)
+        acts = self.client.activations(invocation_id, timestamp=timestamp, workflow=self.workflow, docs=False)
         active = [a.instance or a.name for a in acts if a.active]
-        self.client.kill(invocation_id, timestamp=timestamp)
+        self.client.kill(invocation_id, timestamp=timestamp, workflow=self.workflow)
         return active
 
 
 class LocalProbe:
-    """Reports activation starts and ends of one invocation (exit codes, kills) to the observer."""
+    """Reports activation starts and ends of one invocation (exit codes, kills) to the observer.
 
-    def __init__(self, client: LocalRuntimeClient, invocation_id: str) -> None:
+    The invocation is its InvocationID narrowed by its InvocationTimestamp and WorkflowName when given:
+    without them the probe also reports the activations of other runs that reuse the ID (a fixed
+    `InvocationID`, a coarse `InvocationIDFromDate`).
+    """
+
+    def __init__(
+        self,
+        client: LocalRuntimeClient,
+        invocation_id: str,
+        timestamp: str | None = None,
+        *,
+        workflow: str | None = None,
+    ) -> None:
         self.client = client
         self.invocation_id = invocation_id
+        self.timestamp = timestamp
+        self.workflow = workflow
         self._started: set[str] = set()
         self._ended: set[str] = set()
 
     def poll(self) -> list[PlatformEvent]:
         events: list[PlatformEvent] = []
-        for act in self.client.activations(self.invocation_id, docs=False):
+        scope = {"timestamp": self.timestamp, "workflow": self.workflow}
+        for act in self.client.activations(self.invocation_id, **scope, docs=False):
             instance = act.instance
             if instance is None:
                 continue

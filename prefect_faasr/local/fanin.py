@@ -5,12 +5,13 @@ Each predecessor triggers the join once. An invocation runs only if it sees ever
 to append its random number to `{F}/{A}.candidate` under the S3 spin lock (`{F}/{A}/flag/{n}` +
 `{F}/{A}/lock`). Every other invocation exits 0 without writing a log.
 
-Before that listing the gate looks up (HEAD) the `.done` of the last few predecessors, the ones most
-likely to finish last: when one is missing, the listing could not have shown it either, so the
-invocation aborts as the engine would, without listing. At scale this matters: a 1000-rank fan-out
-triggers its join 1000 times, and half of those invocations arrive before the last rank is done; a
+With more than PRECHECK predecessors the gate first looks up (HEAD) the `.done` of the last few, the
+ones most likely to finish last: when one is missing, the listing could not have shown it either, so
+the invocation aborts as the engine would, without listing. At scale this matters: a 1000-rank fan-out
+triggers its join 1000 times, and many of those invocations arrive before the last rank is done; a
 listing of 1000 keys costs the local S3 and the activation about 0.3 s of CPU each, a HEAD ~2 ms. The
-only visible difference is the stdout line, which may name a later predecessor than the engine would.
+only visible difference is the stdout line, which may name a later predecessor than the engine's
+(the first missing one in predecessor order); smaller fan-ins list exactly as the engine does.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from prefect_faasr.local.actionlog import LOCK, PAYLOAD, ActionLog, read_text
 # local scale (same semantics, shorter waits).
 BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8)
 MAX_TRIES = 40
-PRECHECK = 3  # predecessors whose `.done` is looked up before the listing (the last ones first)
+PRECHECK = 3  # larger fan-ins look up this many `.done` files (the last ones) before listing
 
 
 class GateClosed(Exception):
@@ -61,7 +62,8 @@ def gate(
     `predecessors` are `.done` stems (`name` or `name.r`).
     """
     rng = rng or random.SystemRandom()
-    for pre in predecessors[::-1][:PRECHECK]:
+    late = predecessors[-PRECHECK:] if len(predecessors) > PRECHECK else []
+    for pre in reversed(late):
         if _missing(client, bucket, f"{folder}/function_completions/{pre}.done"):
             log.error(PAYLOAD, f"Missing .done file for predecessor: {pre} \u2014 aborting.")
             raise GateClosed(0, "fan-in: predecessors not done")

@@ -112,3 +112,23 @@ def test_a_kill_by_id_alone_does_not_stop_a_later_run_that_reuses_the_id(
     later = runtime.client.start(wf, timestamp="2026-01-01T00-02-02")
     acts = runtime.client.wait_idle(SHARED_ID, timestamp=later.timestamp)
     assert [(a.instance, a.state) for a in acts] == [("first", "succeeded"), ("second", "succeeded")]
+
+
+def test_two_workflows_started_in_the_same_second_with_one_id_are_two_invocations(
+    runtime: LocalFaaSr, functions: Path
+) -> None:
+    """Their folders differ only in the WorkflowName (`{WF}/{TS}/{ID}`): the workflow narrows the scope."""
+    stamp = "2026-01-01T00-03-00"
+    hung = runtime.deploy(chain("SameSecondA"), functions)
+    other = runtime.deploy(chain("SameSecondB"), functions)
+    a = runtime.client.start(hung, timestamp=stamp, faults={"first": {"hang": True}})
+    b = runtime.client.start(other, timestamp=stamp)
+    assert runtime.client.kill(SHARED_ID, timestamp=stamp, workflow=hung) == [a.activation_id]
+    acts = runtime.client.wait_idle(SHARED_ID, timestamp=stamp, workflow="SameSecondB")
+    assert [(a.name, a.state) for a in acts] == [
+        ("SameSecondB-first", "succeeded"),
+        ("SameSecondB-second", "succeeded"),
+    ]
+    assert b.activation_id == acts[0].activation_id
+    both = runtime.client.activations(SHARED_ID, timestamp=stamp, docs=False)
+    assert {x.name for x in both} == {"SameSecondA-first", "SameSecondB-first", "SameSecondB-second"}

@@ -77,7 +77,7 @@ class CountingClient:
 
 
 def test_fan_in_gate_aborts_without_listing_when_a_late_predecessor_is_not_done(
-    runtime: LocalFaaSr, tmp_path: Path
+    runtime: LocalFaaSr, capsys: pytest.CaptureFixture[str]
 ) -> None:
     s3 = runtime.s3_client()
     s3.create_bucket(Bucket="faasr-gate")
@@ -97,6 +97,12 @@ def test_fan_in_gate_aborts_without_listing_when_a_late_predecessor_is_not_done(
     assert counting.calls[:4] == ["head_object"] * 3 + ["list_objects_v2"]
     candidate = s3.get_object(Bucket="faasr-gate", Key=f"{folder}/sink.candidate")["Body"].read()
     assert len(candidate.decode().splitlines()) == 1
+    # A small fan-in lists exactly as the engine does (and names the first missing predecessor).
+    counting.calls.clear()
+    with pytest.raises(fanin.GateClosed):
+        fanin.gate(counting, "faasr-gate", folder, "small", ["work.1", "work.9", "work.8"], log)
+    assert counting.calls == ["list_objects_v2"]
+    assert "Missing .done file for predecessor: work.9 \u2014 aborting." in capsys.readouterr().out
 
 
 def test_fan_in_still_runs_the_join_exactly_once(runtime: LocalFaaSr, tmp_path: Path) -> None:
@@ -134,3 +140,34 @@ def test_fan_in_still_runs_the_join_exactly_once(runtime: LocalFaaSr, tmp_path: 
 def test_s3_server_timestamps_parse_as_botocore_does(value: object) -> None:
     """The local S3 server's faster timestamp parsing gives what botocore's parser gives."""
     assert iso_first(parse_to_aware_datetime)(value) == parse_to_aware_datetime(value)
+
+
+WRITER = """
+def write_note():
+    with open("note.txt", "w") as f:
+        f.write("anonymous write")
+    faasr_put_file(local_file="note.txt", remote_folder="notes", remote_file="note.txt")  # noqa: F821
+    faasr_log("wrote the note")  # noqa: F821
+"""
+
+
+def test_an_anonymous_data_store_gets_a_bucket_unsigned_requests_can_use(
+    runtime: LocalFaaSr, tmp_path: Path
+) -> None:
+    """The engine sends unsigned S3 requests to an `Anonymous` store; deploy makes its bucket public,
+    the only set-up in which such a workflow runs (before: 403 on the first log append)."""
+    (tmp_path / "writer.py").write_text(WRITER)
+    wf = fan_in(1)
+    wf["WorkflowName"] = "AnonStore"
+    wf["ActionList"] = {
+        "entry": {"FunctionName": "write_note", "FaaSServer": "GH", "Type": "Python", "InvokeNext": []}
+    }
+    wf["DataStores"]["S3"].update(Bucket="faasr-anon", Anonymous="true")
+    deployed = runtime.deploy(wf, tmp_path / "writer.py")
+    started = runtime.client.start(deployed)
+    acts = runtime.client.wait_idle(started.invocation_id, timestamp=started.timestamp, workflow=deployed)
+    assert [(a.instance, a.exit_code, a.outcome) for a in acts] == [("entry", 0, "completed")], acts[0].stdout
+    s3 = runtime.s3_client()
+    assert s3.get_object(Bucket="faasr-anon", Key="notes/note.txt")["Body"].read() == b"anonymous write"
+    log = s3.get_object(Bucket="faasr-anon", Key=f"{started.keys.folder}/entry.txt")["Body"].read().decode()
+    assert "wrote the note" in log
