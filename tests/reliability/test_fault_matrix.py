@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -291,33 +290,46 @@ def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) ->
     return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
 
 
+@pytest.fixture(scope="module")
+def flow_runs(
+    prefect_api: str, state_file: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Any, Any]]:
+    """Every FLOW_ROWS scenario through `faasr_test_run`, all at once from threads: (state, result)."""
+    from prefect_faasr.flows import faasr_test_run
+
+    folder = tmp_path_factory.mktemp("flow-specs")
+
+    def one(row: Row) -> tuple[Any, Any]:
+        spec = folder / f"{row.kind}-{row.target.replace('(', '').replace(')', '')}.yaml"
+        data = {
+            "name": row.id.replace("@", "-at-").replace("_", "-"),
+            "workflow": str(MATRIX / "workflow.json"),
+            "functions": str(MATRIX / "functions"),
+            "timeouts": TIMEOUTS,
+            "faults": {row.target: row.fault},
+        }
+        spec.write_text(yaml.safe_dump(data))
+        state = faasr_test_run(spec=str(spec), local_state=state_file, return_state=True)
+        return state, state.result(raise_on_failure=False)
+
+    with ThreadPoolExecutor(len(FLOW_ROWS)) as pool:
+        return dict(zip([r.id for r in FLOW_ROWS], pool.map(one, FLOW_ROWS), strict=True))
+
+
 @pytest.mark.parametrize("row", FLOW_ROWS, ids=lambda r: r.id)
 def test_the_flow_reports_the_same_statuses_and_names_the_cause(
-    row: Row, prefect_api: str, runtime: LocalFaaSr, state_file: str, tmp_path: Path
+    row: Row, runtime: LocalFaaSr, flow_runs: dict[str, tuple[Any, Any]]
 ) -> None:
-    from prefect_faasr.flows import faasr_test_run
     from prefect_faasr.report import TestRunFailed
 
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        yaml.safe_dump(
-            {
-                "name": row.id.replace("@", "-at-").replace("_", "-"),
-                "workflow": str(MATRIX / "workflow.json"),
-                "functions": str(MATRIX / "functions"),
-                "timeouts": TIMEOUTS,
-                "faults": {row.target: row.fault},
-            }
-        )
-    )
-    state = faasr_test_run(spec=str(spec), local_state=state_file, return_state=True)
-    failed = state.result(raise_on_failure=False)
+    state, failed = flow_runs[row.id]
     assert state.is_failed() and isinstance(failed, TestRunFailed), (state.type, state.message)
     report = failed.report
     assert report.statuses == {i: s.value for i, s in row.expected.items()}
     # The one-line reason names the first instance off the happy path and the cause.
     assert f"{row.witness}: expected completed, found {row.expected[row.witness].value}" in state.message
     assert row.says in state.message, state.message
+    # Nothing of the run is left running on the shared runtime (a hung function is stopped).
     left = [a for a in runtime.client.activations(report.invocation_id, docs=False) if a.active]
     assert not left, f"activations of {report.invocation_id} still running after the flow: {left}"
 

@@ -7,6 +7,7 @@ exists is refused."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from .matrix_helpers import EXAMPLE, format_table, write_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.stress]
 
-RUNS = int(__import__("os").environ.get("LOAD_RUNS", "20"))
+RUNS = int(os.environ.get("FAASR_LOAD_RUNS", "20"))  # the issue asks for 20; the variable is for measuring
 # The Prefect test server keeps its data in SQLite. With 20 flows writing at once some of its writes
 # lose the lock at once ("database is locked", answered as HTTP 503, which Prefect clients retry);
 # the default 5 retries ran out in about one run in two here, so these clients retry longer.
