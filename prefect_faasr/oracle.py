@@ -11,7 +11,10 @@ Rules (contract §5.2-§5.6):
   row E, golden run 03-fail-serial-container: `fjoin` ran after `boom` failed). Timed-out, skipped and
   not-invoked instances never write it, so a join across both branches of one conditional never runs;
 - an instance that does not run is `skipped` when a predecessor instance failed, timed out or was skipped,
-  and `not_invoked` otherwise (a branch not taken, or a join behind one).
+  and `not_invoked` otherwise (a branch not taken, or a join behind one);
+- a conditional action whose return has no branch in its conditional item (`{"True": [...]}` and a
+  False return) fails: FaaSr triggers the items before that one, then crashes iterating the missing
+  branch, after writing `.done` (contract §5.6, §8.6; the validator warns about such conditionals).
 
 Explicit expectations (`expect`) always win for the instances they name, and what follows them is derived
 from them. A failed instance is assumed to be row E of the failure matrix (it wrote `.done`, triggered
@@ -20,15 +23,18 @@ nothing); when a failure of another kind is expected, also state what follows (e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from prefect_faasr.errors import FaaSrUserError
+from prefect_faasr.graph import Edge
 from prefect_faasr.names import split_instance
 from prefect_faasr.status import FunctionStatus
 from prefect_faasr.workflow import FaaSrWorkflow
 
 S = FunctionStatus
+_ITEM_RE = re.compile(r"\.InvokeNext\[(\d+)\]")
 
 # Statuses a caller may expect: the final ones.
 EXPECTABLE = (S.COMPLETED, S.FAILED, S.NOT_INVOKED, S.SKIPPED, S.TIMEOUT)
@@ -119,12 +125,33 @@ def expected_trace(
                 value = True  # keep going so that every undeclared action is reported at once
             else:
                 value = default_return
+        crash = _crashing_item(workflow, action, value) if workflow.is_conditional(action) else None
+        if crash is not None and inst not in explicit:
+            status[inst] = S.FAILED
         for e in workflow.successors(action):
+            if crash is not None and not (e.branch is None and _item(e) < crash):
+                continue
             if e.branch is None or e.branch == value:
                 fired[inst].add(e.target)
     if undeclared:
         raise UndeclaredReturnError(undeclared)
     return status
+
+
+def _crashing_item(workflow: FaaSrWorkflow, action: str, value: bool | None) -> int | None:
+    """Index of the InvokeNext item where FaaSr crashes for this return: a conditional object with no
+    list for it (the scheduler iterates None). None when every conditional has that branch."""
+    items = workflow.raw["ActionList"][action].get("InvokeNext")
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and item.get(str(value)) is None:
+            return i
+    return None
+
+
+def _item(edge: Edge) -> int:
+    """The InvokeNext index an edge comes from (its JSON path says)."""
+    m = _ITEM_RE.search(edge.path)
+    return int(m[1]) if m else 0
 
 
 def _natural(
