@@ -198,7 +198,7 @@ def _observe(
             checks += check_s3_objects(spec, target, keys)
             checks += check_log_lines(spec, target, observer)
         if attach is None:
-            _stop_leftovers(target, invocation, logger)
+            _stop_leftovers(target, invocation, observer, logger)
     except Exception:
         observer.cancel("the test run stopped on an error before the workflow finished")
         _stop_activations(target, invocation)
@@ -286,14 +286,15 @@ def _watch_all(observer: Any, expected: dict[str, FunctionStatus]) -> None:
             update_progress_artifact(artifact, progress=100.0 * n / len(futures))
 
 
-def _stop_leftovers(target: RunTarget, invocation: Invocation, logger: Any) -> None:
+def _stop_leftovers(target: RunTarget, invocation: Invocation, observer: Any, logger: Any) -> None:
     """Activations of a finished run that are still active (a hung function) are killed on the local
     runtime, so they do not hold its workers after the run; the report is already decided."""
     stop = getattr(target.environment, "stop_leftovers", None)
     if stop is None:
         return
+    hung = [i for i, s in observer.snapshot().items() if s.status is FunctionStatus.TIMEOUT]
     try:
-        killed = stop(invocation.invocation_id, timestamp=invocation.timestamp)
+        killed = stop(invocation.invocation_id, timestamp=invocation.timestamp, hung=hung)
     except Exception as exc:  # the report stands; say why the runtime may still be busy
         logger.warning("could not stop the leftover activations of %s: %s", invocation.invocation_id, exc)
         return

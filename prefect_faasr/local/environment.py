@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from prefect_faasr.local.client import ActivationInfo, LocalRuntimeClient
@@ -13,7 +15,7 @@ from prefect_faasr.triggers import OpenWhiskAuth, TriggerReceipt, trigger_entry
 from prefect_faasr.workflow import FaaSrWorkflow, Invocation
 
 logger = logging.getLogger(__name__)
-LEFTOVER_GRACE = 2.0  # seconds a finished test run gives its activations to exit before killing them
+LEFTOVER_GRACE = 30.0  # seconds a finished run gives activations that did not time out to end
 
 
 class LocalEnvironment:
@@ -84,21 +86,33 @@ class LocalEnvironment:
         return self.client.kill(invocation_id, timestamp=timestamp, workflow=self.workflow.name)
 
     def stop_leftovers(
-        self, invocation_id: str, grace: float = LEFTOVER_GRACE, *, timestamp: str | None = None
+        self,
+        invocation_id: str,
+        grace: float = LEFTOVER_GRACE,
+        *,
+        timestamp: str | None = None,
+        hung: Iterable[str] = (),
     ) -> list[str]:
-        """After a test run: kill the invocation's activations still active `grace` seconds later.
+        """After a test run: kill the invocation's activations that are still active.
 
         Once every instance has a final status nothing an activation does can change the report, but a
-        hung function would hold a worker of a shared runtime (`local serve`) for ever. Returns the
-        instances that were killed (usually none: the grace lets finishing processes exit by themselves).
+        hung function would hold a worker of a shared runtime (`local serve`) for ever. Activations of
+        the `hung` instances (those that timed out) are not waited for; the others (e.g. fan-in
+        invocations backing off on the lock, or a process still exiting) get up to `grace` seconds to
+        end by themselves. Returns the instances whose activations were killed (usually none).
         """
-        try:
-            self.client.wait_idle(invocation_id, timeout=grace, timestamp=timestamp, workflow=self.workflow)
-            return []
-        except TimeoutError:
-            pass
-        acts = self.client.activations(invocation_id, timestamp=timestamp, workflow=self.workflow, docs=False)
-        active = [a.instance or a.name for a in acts if a.active]
+        hung = set(hung)
+        deadline = time.monotonic() + grace
+        while True:
+            acts = self.client.activations(
+                invocation_id, timestamp=timestamp, workflow=self.workflow, docs=False
+            )
+            active = [a.instance or a.name for a in acts if a.active]
+            if not active:
+                return []
+            if set(active) <= hung or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         self.client.kill(invocation_id, timestamp=timestamp, workflow=self.workflow)
         return active
 

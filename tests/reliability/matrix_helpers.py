@@ -16,6 +16,7 @@ import psutil
 from prefect_faasr.local import LocalFaaSr, LocalRuntimeClient
 from prefect_faasr.observe import InstanceState
 from prefect_faasr.spec import TestSpec
+from prefect_faasr.status import FunctionStatus
 from prefect_faasr.testrun import make_observer, open_target, start_invocation
 
 HERE = Path(__file__).resolve().parent
@@ -80,7 +81,10 @@ def run_core(client: LocalRuntimeClient, spec: TestSpec, *, wait: float) -> Obse
             raise
         finally:
             observer.stop()
-        leftovers = tuple(env.stop_leftovers(invocation.invocation_id))
+        hung = [i for i, s in states.items() if s.status is FunctionStatus.TIMEOUT]
+        leftovers = tuple(
+            env.stop_leftovers(invocation.invocation_id, timestamp=invocation.timestamp, hung=hung)
+        )
     final_at = {i: _final_since(s, t0) for i, s in states.items() if s.status.is_final}
     done_after = max(final_at.values()) if len(final_at) == len(states) else float("inf")
     return Observed(spec.name, invocation.invocation_id, states, final_at, done_after, leftovers)
