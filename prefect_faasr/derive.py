@@ -5,9 +5,7 @@ predecessors first. Per instance, in this order:
 
 - failed: an ERROR/CRITICAL record in its log (also with `.done`), or an activation the platform reports
   as ended badly (exit code != 0, killed by a signal);
-- completed: `.done` exists and the log is settled: unchanged for `settle` seconds after `.done` and after
-  its last change, or holding the final flush (its `Finished execution of A` line comes in the same PUT as
-  the trigger lines, contract §4.2), or the platform says every activation ended and S3 was read after;
+- completed: `.done` exists and the log is settled (see "Settled logs" below);
 - running: its log exists (timeout past the execution budget while there is no `.done`);
 - invoked: marked by the harness, or named by the r-th trigger line of its predecessors (trigger lines
   carry no rank: `x(3)` logs three lines for x(1), x(2), x(3)); timeout when no log appears within the
@@ -15,6 +13,18 @@ predecessors first. Per instance, in this order:
 - otherwise, once every predecessor instance is final and settled: skipped if one of them failed, timed
   out or was skipped, else not_invoked. A fan-in whose predecessor is final without `.done` can never pass
   FaaSr's gate, even when another predecessor triggered it: skipped or not_invoked by the same test.
+
+Settled logs. An instance's log will not change any more (so its trigger lines are all there) when:
+1. the platform says every activation ended and S3 was read after that; or
+2. the log holds the final flush: the `Finished execution of A` line comes in the same PUT as the trigger
+   lines (contract §4.2), so a log with that line and no ERROR is final at once; or
+3. as a fallback, when neither is known, it has been quiet long enough: unchanged, and no new `.done`, for
+   `settle` + `Budgets.dispatch` x (trigger requests the action sends, `trigger_requests`) seconds. The
+   engine PUTs `.done`, then sends every trigger, then flushes the log once, so an action with many
+   successors (a 1000-rank fan-out) or slow ones (GitHub dispatch, ~0.3-1 s each) is silent for that long
+   before its final flush. A log with an ERROR record needs `settle` only: the process is exiting.
+A log version listed but not read yet is never settled. Successors are judged `not_invoked`/`skipped`
+only once every predecessor is settled, so a trigger set that may still grow never makes them final.
 
 Time is only what `Facts` carries: `listed_at` is the time of the latest complete, successful look at S3.
 Everything concluded from *absence* (a log that did not appear, a log that stopped changing, a trigger line
@@ -44,11 +54,13 @@ S = FunctionStatus
 @dataclass(frozen=True)
 class Budgets:
     """Seconds allowed: `start` from invocation to the first log, `execution` from the first log to
-    `.done`, `run` for the whole run (from the observer's start)."""
+    `.done`, `run` for the whole run (from the observer's start), and `dispatch` per trigger request an
+    action sends between `.done` and its final log flush (see "Settled logs" above)."""
 
     start: float = 300.0
     execution: float = 600.0
     run: float = 900.0
+    dispatch: float = 1.0
 
 
 @dataclass
@@ -142,24 +154,25 @@ class _Rules:
     ) -> None:
         self.wf, self.f, self.b, self.settle, self.decided = workflow, facts, budgets, settle, decided
         self.now = facts.listed_at
+        self._times: dict[str, list[float]] = {}  # action -> trigger_times (one sort per action, not rank)
+        self._preds: dict[str, list[str]] = {}  # action -> predecessor instances
+
+    def preds(self, action: str) -> list[str]:
+        if action not in self._preds:
+            self._preds[action] = self.wf.predecessor_instances(action)
+        return self._preds[action]
+
+    def invoked(self, inst: str) -> float | None:
+        action, _ = split_instance(inst)
+        if action not in self._times:
+            self._times[action] = trigger_times(self.wf, self.f, action)
+        return invoked_at(self.wf, self.f, inst, self._times[action])
 
     # ---- helpers over facts ------------------------------------------------------------------
 
     def settled(self, inst: str) -> bool:
         """The instance's log will not change any more, as far as one can tell (trigger lines complete)."""
-        log = self.f.logs.get(inst)
-        plat = self.f.platform.get(inst)
-        if log is not None and not log.complete:
-            return False
-        ended = plat.ended_at if plat is not None and plat.all_ended else None
-        if ended is not None and self.now is not None and self.now >= ended:
-            return True  # the process is gone and S3 was read after it ended
-        if log is not None and log.result is not None and not log.errors:
-            return True  # the final flush (it carries the result line and the trigger lines) has landed
-        anchors = [t for t in (log.changed_at if log else None, self.f.done.get(inst)) if t is not None]
-        if not anchors:
-            return True  # nothing was ever written
-        return self.now is not None and self.now - max(anchors) >= self.settle
+        return log_settled(self.wf, self.f, self.b, self.settle, inst)
 
     def final_settled(self, inst: str) -> bool:
         """Decided final and its log will not change: nothing more will come from this instance."""
@@ -206,7 +219,7 @@ class _Rules:
             return self._completed(inst)
         if log is not None:
             return self._running(inst, log)
-        invoked = invoked_at(self.wf, self.f, inst)
+        invoked = self.invoked(inst)
         if invoked is not None:
             return self._invoked(inst, invoked)
         return self._not_yet_invoked(inst)
@@ -236,7 +249,7 @@ class _Rules:
 
     def _invoked(self, inst: str, invoked: float) -> Verdict:
         action, _ = split_instance(inst)
-        preds = self.wf.predecessor_instances(action)
+        preds = self.preds(action)
         fan_in = len(preds) > 1
         if fan_in and (blocked := self._gate_blocked(preds)) is not None:
             return blocked
@@ -274,7 +287,7 @@ class _Rules:
         if self.now is None or self.now < plat.ended_at:
             return False  # S3 has not been read since the end
         action, _ = split_instance(inst)
-        preds = self.wf.predecessor_instances(action)
+        preds = self.preds(action)
         if len(preds) > 1:  # one activation per trigger line
             expected = sum(len(log.triggers.get(action, ())) for p in preds if (log := self.f.logs.get(p)))
             return plat.ended >= expected
@@ -282,7 +295,7 @@ class _Rules:
 
     def _not_yet_invoked(self, inst: str) -> Verdict:
         action, _ = split_instance(inst)
-        preds = self.wf.predecessor_instances(action)
+        preds = self.preds(action)
         if preds and all(self.final_settled(p) for p in preds):
             if len(preds) > 1 and (blocked := self._gate_blocked(preds)) is not None:
                 return blocked
@@ -331,16 +344,58 @@ class _Rules:
         return f"the run budget of {self.b.run:g} s ran out while {what}"
 
 
-def invoked_at(workflow: FaaSrWorkflow, facts: Facts, inst: str) -> float | None:
-    """When an instance was invoked: marked by the harness, named by the r-th trigger line of its
-    predecessors (trigger lines carry no rank: `x(3)` logs three lines for x(1), x(2), x(3)), or seen."""
-    action, rank = split_instance(inst)
-    times = sorted(
+def trigger_requests(workflow: FaaSrWorkflow, action: str) -> int:
+    """Trigger requests an action sends when it succeeds: one per instance of each InvokeNext target
+    (ranks expanded), counting the larger branch of a conditional (its result is not known yet)."""
+    edges = workflow.successors(action)
+    plain = sum(e.rank for e in edges if e.branch is None)
+    return plain + max(sum(e.rank for e in edges if e.branch is b) for b in (True, False))
+
+
+def quiet_needed(workflow: FaaSrWorkflow, budgets: Budgets, settle: float, inst: str) -> float:
+    """Seconds without change after which a log lacking its final flush is taken as settled (rule 3)."""
+    action, _ = split_instance(inst)
+    return settle + budgets.dispatch * trigger_requests(workflow, action)
+
+
+def log_settled(workflow: FaaSrWorkflow, facts: Facts, budgets: Budgets, settle: float, inst: str) -> bool:
+    """Whether an instance's log will not change any more ("Settled logs" in the module docstring)."""
+    log = facts.logs.get(inst)
+    if log is not None and not log.complete:
+        return False
+    now = facts.listed_at
+    plat = facts.platform.get(inst)
+    ended = plat.ended_at if plat is not None and plat.all_ended else None
+    if ended is not None and now is not None and now >= ended:
+        return True  # the process is gone and S3 was read after it ended
+    if log is not None and log.result is not None and not log.errors:
+        return True  # the final flush (it carries the result line and the trigger lines) has landed
+    anchors = [t for t in (log.changed_at if log else None, facts.done.get(inst)) if t is not None]
+    if not anchors:
+        return True  # nothing was ever written
+    quiet = settle if log is not None and log.errors else quiet_needed(workflow, budgets, settle, inst)
+    return now is not None and now - max(anchors) >= quiet
+
+
+def trigger_times(workflow: FaaSrWorkflow, facts: Facts, action: str) -> list[float]:
+    """When each trigger line naming `action` appeared in its predecessors' logs, sorted."""
+    return sorted(
         t
         for p in workflow.predecessor_instances(action)
         if (log := facts.logs.get(p))
         for t in log.triggers.get(action, ())
     )
+
+
+def invoked_at(
+    workflow: FaaSrWorkflow, facts: Facts, inst: str, times: list[float] | None = None
+) -> float | None:
+    """When an instance was invoked: marked by the harness, named by the r-th trigger line of its
+    predecessors (trigger lines carry no rank: `x(3)` logs three lines for x(1), x(2), x(3)), or seen.
+    `times` is `trigger_times(workflow, facts, action)` when the caller already has it."""
+    action, rank = split_instance(inst)
+    if times is None:
+        times = trigger_times(workflow, facts, action)
     candidates = [facts.marked.get(inst)]
     if len(times) >= (rank or 1):
         candidates.append(times[(rank or 1) - 1])

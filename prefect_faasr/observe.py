@@ -1,9 +1,25 @@
 """InvocationObserver: one S3 poller per invocation that derives every function instance's status.
 
-Per poll: the platform probe (if any), ONE paged ListObjectsV2 of the invocation folder in the logging
-store (plus one of `function_completions/` in the default store when that is another store), then a ranged
-GET of only the new bytes of each log that grew. Nothing is polled per function. The status rules live in
-`prefect_faasr.derive` (pure); this module gathers the facts they need and keeps the history.
+Per poll: the platform probe (if any), ListObjectsV2 of what can still change in the invocation folder
+(in the logging store, and `function_completions/` in the default store when that is another store),
+then a GET of only the new bytes of the logs worth reading, on a bounded pool of threads and within a
+time cap (what is left is read in the next poll). Nothing is polled per function. The status rules live
+in `prefect_faasr.derive` (pure); this module gathers the facts they need and keeps the history.
+
+What is listed. An instance is *retired* once it is final and its log settled: its keys are not looked
+at again (so a completed instance's later re-run would go unseen). Every poll lists the `.done` keys still
+expected; the logs of the other instances that are not retired are listed every `live_read_interval`
+seconds, or every poll when that costs less than one more request's worth of keys. `prefect_faasr.listing`
+turns that into StartAfter ranges, or one listing of the whole folder when that is cheaper; a folder of
+at most `REQUEST_COST` keys is always listed whole. Logs of *finishing* instances (`.done` seen, final,
+an error seen, or the platform says its activations ended) that a poll did not list are fetched directly
+every poll with If-None-Match (a 304 costs no bytes): their next change decides a status.
+
+What is read. A listed log that changed is read at once when its instance is finishing, and otherwise
+when it stopped changing for two poll intervals (e.g. the ERROR flush of a process that then exits) or
+was not read for `live_read_interval` seconds: that is when a running action's records reach
+`records()`. Reads are plain GETs of the new bytes (no If-Match: a log often changes between the listing
+and the GET; the 64-byte overlap check and the ETag and size the GET returns say which version was read).
 
 S3 trouble (connection errors, 5xx, SlowDown, timeouts, even 403) never changes a status: the poll is
 dropped as a whole, the observer logs that it is degraded, keeps what it knew, and retries with backoff.
@@ -17,16 +33,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from prefect_faasr.derive import Budgets, Facts, LogFacts, PlatformFacts, Verdict, derive, invoked_at
+from prefect_faasr.derive import (
+    Budgets,
+    Facts,
+    LogFacts,
+    PlatformFacts,
+    Verdict,
+    derive,
+    invoked_at,
+    log_settled,
+    trigger_times,
+)
+from prefect_faasr.listing import REQUEST_COST, KeyRange, KeySpace, list_range
 from prefect_faasr.logs import LogRecord, errors, function_result, parse_log, trigger_lines
+from prefect_faasr.names import split_instance
 from prefect_faasr.status import FunctionStatus
 from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
 
@@ -42,6 +71,7 @@ __all__ = [
 
 OVERLAP = 64  # bytes re-read before the new part of a log, to check it only grew by appending
 MAX_BACKOFF = 30.0
+READ_WORKERS = 8  # logs read at the same time in one poll
 _PERMANENT = frozenset(
     {"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 )
@@ -122,6 +152,7 @@ class ObserverStats:
     degraded_periods: int = 0
     degraded_seconds: float = 0.0  # of periods that ended
     rereads: int = 0  # logs read whole again because they changed in place or shrank
+    listed_keys: int = 0  # keys the listings returned
     platform_events: int = 0
 
     @property
@@ -130,11 +161,26 @@ class ObserverStats:
 
 
 _Listing = dict[str, dict[str, Any]]  # key -> {"size", "etag"}
-_Reads = dict[str, tuple[bytes, str, bool]]  # key -> (whole content, etag, whether it was read whole again)
+_Reads = dict[str, tuple[bytes, str, bool]]  # key -> (whole content, its etag, whether read whole again)
+_Todo = tuple[str, bytes, str | None, int | None]  # key, content so far, its etag, listed size or None
+_UNCHANGED = object()  # a conditional GET answered 304
+_Fetched = tuple[bytes, str, bool] | object | None
+_UNKNOWN = ("", "")  # classification cache entry of a key that is no FaaSr object of this invocation
 
 
 class _S3Trouble(Exception):
     """S3 could not be read completely in this poll."""
+
+
+@dataclass
+class _Store:
+    """Where one part of the invocation folder is listed."""
+
+    client: Any
+    bucket: str
+    space: KeySpace
+    what: str  # for messages: "logs" or "completions"
+    skip: str | None = None  # keys under this prefix belong to the other store
 
 
 @dataclass
@@ -145,8 +191,9 @@ class _Log:
     key: str
     data: bytes = b""
     etag: str | None = None  # version that `data` is
-    listed_etag: str | None = None
+    listed_etag: str | None = None  # newest version known (from a listing, or a GET that found a newer one)
     listed_size: int = 0
+    read_at: float | None = None  # when `data` was read
     records: list[LogRecord] = field(default_factory=list)
 
 
@@ -180,12 +227,22 @@ class InvocationObserver:
         probe: PlatformProbe | None = None,
         clock: Callable[[], float] = time.time,
         logger: logging.Logger | logging.LoggerAdapter | None = None,
+        live_read_interval: float = 5.0,
+        read_workers: int = READ_WORKERS,
+        read_cap: float | None = None,
     ) -> None:
+        """`live_read_interval`: seconds between reads of a log that keeps changing while its action
+        runs (see the module docstring); `read_workers`: logs read in parallel; `read_cap`: seconds a
+        poll may spend reading logs before it leaves the rest to the next poll (default: the poll
+        interval; the first `read_workers` reads always finish)."""
         self.workflow = workflow
         self.keys = keys
         self.budgets = budgets or Budgets()
         self.poll_interval = poll_interval
         self.settle = settle
+        self.live_read_interval = live_read_interval
+        self.read_workers = max(1, read_workers)
+        self.read_cap = poll_interval if read_cap is None else read_cap
         self._log_client, self._log_bucket = log_client, log_bucket
         self._done_client = done_client if done_client is not None else log_client
         self._done_bucket = done_bucket or log_bucket
@@ -197,6 +254,18 @@ class InvocationObserver:
         self._logger = logger or logging.getLogger(__name__)
         self._instances = workflow.instances()
         self._known = set(self._instances)
+        self._active = list(self._instances)  # instances not retired (see _retire)
+        self._inst_keys = {i: (keys.log_key(i), keys.done_key(i)) for i in self._instances}
+        folder, done_prefix = keys.folder + "/", keys.folder + "/function_completions/"
+        log_keys = [k for k, _ in self._inst_keys.values()]
+        done_keys = [k for _, k in self._inst_keys.values()]
+        if self._separate_done:
+            self._stores = [
+                _Store(log_client, log_bucket, KeySpace(folder, log_keys), "logs", skip=done_prefix),
+                _Store(self._done_client, self._done_bucket, KeySpace(done_prefix, done_keys), "completions"),
+            ]
+        else:
+            self._stores = [_Store(log_client, log_bucket, KeySpace(folder, log_keys + done_keys), "logs")]
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -205,6 +274,9 @@ class InvocationObserver:
         self._verdicts: dict[str, Verdict] = {}
         self._history: dict[str, list[StatusChange]] = {i: [] for i in self._instances}
         self._logs: dict[str, _Log] = {}
+        self._kinds: dict[str, tuple[str, str]] = {}  # key -> keys.classify(key) (or _UNKNOWN)
+        self._cold_at: float | None = None  # when the logs of running instances were last listed
+        self._listed_cold = False
         self._unknown_keys: set[str] = set()
         self._stats = ObserverStats()
         self._failures = 0
@@ -259,6 +331,7 @@ class InvocationObserver:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
                 ok = self.poll_once()
             except Exception:  # a bug must not silently freeze every status (contract §7.4.9)
@@ -267,7 +340,11 @@ class InvocationObserver:
             if ok and self._finished_reading():
                 self._logger.debug("every instance is final and every log settled; polling stops")
                 return
-            delay = self.poll_interval if ok else min(MAX_BACKOFF, self.poll_interval * 2**self._failures)
+            if ok:  # polls start every poll_interval, however long each took (a tenth of it at least between)
+                spent = time.monotonic() - began
+                delay = max(0.1 * self.poll_interval, self.poll_interval - spent)
+            else:
+                delay = min(MAX_BACKOFF, self.poll_interval * 2**self._failures)
             self._stop.wait(delay)
 
     # ---- inputs from the flow --------------------------------------------------------------------
@@ -303,8 +380,8 @@ class InvocationObserver:
                 self._apply_events(events, t)
             self._counting.active = True
             try:
-                listing = self._list()
-                reads = self._read(listing)
+                listing = self._list(t)
+                reads = self._read(listing, t)
             except _S3Trouble as exc:
                 with self._lock:
                     self._degraded(str(exc), t)
@@ -353,72 +430,220 @@ class InvocationObserver:
                 if ev.bad and plat.bad is None:
                     plat.bad, plat.bad_at = ev.describe(), t
 
-    def _list(self) -> _Listing:
-        """Every key of the invocation folder (and `.done` folder) with its size and ETag."""
-        out = self._list_prefix(self._log_client, self._log_bucket, self.keys.folder + "/", "logs")
-        if self._separate_done:
-            prefix = self.keys.folder + "/function_completions/"
-            done = self._list_prefix(self._done_client, self._done_bucket, prefix, "completions")
-            out = {k: v for k, v in out.items() if not k.startswith(prefix)} | done
-        return out
-
-    def _list_prefix(self, client: Any, bucket: str, prefix: str, what: str) -> _Listing:
+    def _list(self, t: float) -> _Listing:
+        """Size and ETag of every key that can still change soon (and whatever else the planned
+        listings return): the invocation folder, and `function_completions/` in the default store when
+        that is another store. See "What is listed" in the module docstring."""
+        with self._lock:
+            due = self._cold_at is None or t - self._cold_at >= self.live_read_interval
+            hot, cold = self._watched()
+        plans: list[list[KeyRange] | None] = []
+        for store in self._stores:
+            all_plan, all_cost = store.space.plan(lambda key: key in hot or key in cold)
+            if all_plan == [] or len(store.space.existing) <= REQUEST_COST:
+                # nothing to look at here; or a small folder: listing it whole costs about one request
+                plans.append(all_plan if all_plan == [] else None)
+                continue
+            hot_plan, hot_cost = store.space.plan(hot.__contains__)
+            # The logs of running instances ride along whenever that costs less than one more request.
+            plans.append(all_plan if due or all_cost <= hot_cost + REQUEST_COST else hot_plan)
+        self._listed_cold = due
         out: _Listing = {}
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-        while True:
-            try:
-                page = client.list_objects_v2(**kwargs)
-            except (ClientError, BotoCoreError) as exc:
-                where = f"s3://{bucket}/{prefix}"
-                raise _S3Trouble(f"listing the {what} of {where} failed: {_describe(exc)}") from exc
-            for obj in page.get("Contents", ()):
-                out[obj["Key"]] = {"size": obj.get("Size", 0), "etag": obj.get("ETag", "")}
-            if not page.get("IsTruncated"):
-                return out
-            kwargs["ContinuationToken"] = page["NextContinuationToken"]
-
-    def _read(self, listing: _Listing) -> _Reads:
-        """New content of every log that changed: key -> (full bytes, etag, whether read whole)."""
-        out: _Reads = {}
-        for key, meta in listing.items():
-            kind = self.keys.classify(key)
-            if kind is None or kind[0] != "log" or kind[1] not in self._known:
-                continue
-            log = self._logs.get(key)
-            if log is not None and log.etag == meta["etag"]:
-                continue
-            data = log.data if log is not None else b""
-            try:
-                got = self._fetch(key, data, meta)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
-                    continue  # changed or gone since the listing: the next poll sees the new version
-                raise _S3Trouble(f"reading s3://{self._log_bucket}/{key} failed: {_describe(exc)}") from exc
-            except BotoCoreError as exc:
-                raise _S3Trouble(f"reading s3://{self._log_bucket}/{key} failed: {_describe(exc)}") from exc
-            out[key] = (got[0], meta["etag"], got[1])
+        for store, plan in zip(self._stores, plans, strict=True):
+            out |= self._list_store(store, plan)
         return out
 
-    def _fetch(self, key: str, data: bytes, meta: dict[str, Any]) -> tuple[bytes, bool]:
-        """The whole current content of a log, fetching only new bytes when it grew by appending."""
-        size, etag = meta["size"], meta["etag"]
+    def _watched(self) -> tuple[set[str], set[str]]:
+        """Keys the listings must cover: every poll the `.done` keys still expected, every
+        `live_read_interval` the logs of instances not retired (finishing ones are fetched directly)."""
+        hot: set[str] = set()
+        cold: set[str] = set()
+        for inst in self._active:
+            log_key, done_key = self._inst_keys[inst]
+            if inst not in self._facts.done:
+                hot.add(done_key)
+            cold.add(log_key)
+        return hot, cold
+
+    def _retire(self) -> None:
+        """Instances final and with a settled log are *retired*: nothing of them needs looking at.
+        Retired stays retired: their keys are not looked at, so no new fact can undo it."""
+        keep = [
+            i
+            for i in self._active
+            if not (self._verdicts[i].status.is_final and self._log_quiet(i, ignore_stop=True))
+        ]
+        if len(keep) != len(self._active):
+            self._active = keep
+
+    def _finishing(self, inst: str, done: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Its next log change decides something: `.done` exists, it is final or failed, or the platform
+        says its activations ended."""
+        if inst in self._facts.done or inst in done:
+            return True
+        facts = self._facts.logs.get(inst)
+        plat = self._facts.platform.get(inst)
+        return bool(
+            self._verdicts[inst].status.is_final
+            or (facts is not None and facts.errors)
+            or (plat is not None and plat.all_ended)
+        )
+
+    def _list_store(self, store: _Store, ranges: list[KeyRange] | None) -> _Listing:
+        space = store.space
+        out: _Listing = {}
+        for rng in [None] if ranges is None else ranges:
+            try:
+                objects, through = list_range(store.client, store.bucket, space.prefix, rng)
+            except (ClientError, BotoCoreError) as exc:
+                where = f"s3://{store.bucket}/{space.prefix}"
+                raise _S3Trouble(f"listing the {store.what} of {where} failed: {_describe(exc)}") from exc
+            space.seen((o["Key"] for o in objects), rng.start_after if rng else None, through)
+            self._stats.listed_keys += len(objects)
+            for obj in objects:
+                key = obj["Key"]
+                if store.skip is None or not key.startswith(store.skip):
+                    out[key] = {"size": obj.get("Size", 0), "etag": obj.get("ETag", "")}
+        return out
+
+    def _kind(self, key: str) -> tuple[str, str]:
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kinds[key] = self.keys.classify(key) or _UNKNOWN
+        return kind
+
+    def _to_read(self, listing: _Listing, t: float) -> list[_Todo]:
+        """The logs to read in this poll ("What is read" in the module docstring), those that decide
+        statuses first: (key, content so far, its etag, listed size or None when not listed)."""
+        with self._lock:
+            done = set()
+            for key in listing:
+                what, inst = self._kind(key)
+                if what == "done":
+                    done.add(inst)
+            urgent: list[_Todo] = []
+            live: list[tuple[float, _Todo]] = []
+            for key, meta in listing.items():
+                what, inst = self._kind(key)
+                if what != "log" or inst not in self._known:
+                    continue
+                log = self._logs.get(key)
+                if log is not None and log.etag == meta["etag"]:
+                    continue  # read already
+                item = (key, log.data if log is not None else b"", log.etag if log else None, meta["size"])
+                if self._finishing(inst, done):
+                    urgent.append(item)
+                    continue
+                facts = self._facts.logs.get(inst)
+                since = log.read_at if log is not None else None
+                if since is None:  # never read: count from when it was first listed
+                    since = facts.first_seen if facts is not None else t
+                unchanged = log is not None and log.listed_etag == meta["etag"]
+                quiet = unchanged and facts is not None and t - facts.changed_at >= 2 * self.poll_interval
+                if quiet or t - since >= self.live_read_interval:
+                    live.append((since, item))
+            # Finishing instances whose log this poll did not list: fetched directly (If-None-Match).
+            for inst in self._active:
+                key = self._inst_keys[inst][0]
+                if key not in listing and self._finishing(inst, done):
+                    log = self._logs.get(key)
+                    urgent.append((key, log.data if log else b"", log.etag if log else None, None))
+        live.sort(key=lambda x: x[0])  # the longest unread first
+        return urgent + [item for _, item in live]
+
+    def _read(self, listing: _Listing, t: float) -> _Reads:
+        """New content of the logs to read: key -> (full bytes, their etag, whether read whole again).
+        Logs fetched without a listing entry get one added to `listing` (size and ETag as read).
+
+        Up to `read_workers` threads of this poll take logs from the list in order; once `read_cap`
+        seconds have passed they take no more (each reads at least one), and the rest is left to the
+        next poll: those logs stay incomplete, which blocks every conclusion drawn from them. The
+        threads live for one poll only.
+        """
+        todo = deque(self._to_read(listing, t))
+        if not todo:
+            return {}
+        deadline = time.monotonic() + self.read_cap
+        out: _Reads = {}
+        extra: _Listing = {}
+        failed: list[Exception] = []
+
+        def drain() -> None:
+            self._counting.active = True  # this thread's requests are the observer's own
+            try:
+                first = True
+                while not failed and (first or time.monotonic() < deadline):
+                    first = False
+                    try:
+                        key, data, etag, size = todo.popleft()
+                    except IndexError:
+                        return
+                    got = self._read_one(key, data, etag, size)
+                    if got is _UNCHANGED:
+                        extra[key] = {"size": len(data), "etag": etag}
+                    elif isinstance(got, tuple):
+                        out[key] = got
+                        if size is None:
+                            extra[key] = {"size": len(got[0]), "etag": got[1]}
+            except Exception as exc:  # _S3Trouble, or a bug: the poll thread raises it
+                failed.append(exc)
+            finally:
+                self._counting.active = False
+
+        workers = min(self.read_workers, len(todo))
+        name = f"faasr-observer-read-{self.keys.invocation_id[:8]}"
+        with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+            for _ in range(workers):
+                pool.submit(drain)
+        if failed:
+            raise failed[0]
+        listing.update(extra)
+        return out
+
+    def _read_one(self, key: str, data: bytes, etag: str | None, size: int | None) -> _Fetched:
+        try:
+            return self._fetch(key, data, etag, size)
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                return None  # gone since the listing (or not written yet): a later poll sees it
+            raise _S3Trouble(f"reading s3://{self._log_bucket}/{key} failed: {_describe(exc)}") from exc
+        except BotoCoreError as exc:
+            raise _S3Trouble(f"reading s3://{self._log_bucket}/{key} failed: {_describe(exc)}") from exc
+
+    def _fetch(self, key: str, data: bytes, etag: str | None, size: int | None) -> _Fetched:
+        """The whole current content of a log and its ETag, fetching only the new bytes when it grew by
+        appending (checked on the last `OVERLAP` bytes already read). `size` None: not listed, so ask
+        with If-None-Match and get `_UNCHANGED` when `etag` is still the current version."""
         get = self._log_client.get_object
-        if data and size > len(data):
+        if data and (size is None or size > len(data)):
             k = min(OVERLAP, len(data))
-            resp = get(Bucket=self._log_bucket, Key=key, Range=f"bytes={len(data) - k}-", IfMatch=etag)
-            body = resp["Body"].read()
-            if resp.get("ContentRange"):
-                if body[:k] == data[-k:]:
-                    return data + body[k:], False
-            else:  # the server ignored the range and sent everything
-                return body, body[: len(data)] != data
-        resp = get(Bucket=self._log_bucket, Key=key, IfMatch=etag)
-        return resp["Body"].read(), bool(data)
+            ask: dict[str, Any] = {"Range": f"bytes={len(data) - k}-"}
+            if size is None and etag:
+                ask["IfNoneMatch"] = etag
+            try:
+                resp = get(Bucket=self._log_bucket, Key=key, **ask)
+            except ClientError as exc:
+                code = _code(exc)
+                if code in ("304", "NotModified"):
+                    return _UNCHANGED
+                if code not in ("InvalidRange", "416"):
+                    raise
+                resp = None  # it shrank: read it whole
+            if resp is not None:
+                body, new = resp["Body"].read(), resp.get("ETag", "")
+                total = _range_total(resp.get("ContentRange"))
+                if total is None:  # the server ignored the range and sent everything
+                    return body, new, body[: len(data)] != data
+                if total > len(data) and body[:k] == data[-k:]:
+                    return data + body[k:], new, False
+        resp = get(Bucket=self._log_bucket, Key=key)
+        return resp["Body"].read(), resp.get("ETag", ""), bool(data)
 
     def _commit(self, listing: _Listing, reads: _Reads, t: float) -> None:
         f = self._facts
         self._stats.polls += 1
+        if self._listed_cold:
+            self._cold_at = t
         if self._degraded_since is not None:
             lost = t - self._degraded_since
             f.blind[-1] = (self._degraded_since, t)
@@ -430,10 +655,7 @@ class InvocationObserver:
         self._failures = 0
         self._last_problem = None
         for key, meta in listing.items():
-            kind = self.keys.classify(key)
-            if kind is None:
-                continue
-            what, inst = kind
+            what, inst = self._kind(key)
             if what in ("log", "done") and inst not in self._known:
                 if key not in self._unknown_keys:
                     self._unknown_keys.add(key)
@@ -452,6 +674,16 @@ class InvocationObserver:
         facts = self._facts.logs.get(inst)
         if facts is None:
             facts = self._facts.logs[inst] = LogFacts(first_seen=t, changed_at=t)
+            v = self._verdicts.get(inst)
+            if v is not None and v.status in (FunctionStatus.NOT_INVOKED, FunctionStatus.SKIPPED):
+                self._logger.warning(
+                    "%s wrote a log after it was judged %s (%s); final statuses stay, but this one was "
+                    "wrong: a predecessor's final log flush came later than its allowance (raise the "
+                    "dispatch timeout)",
+                    inst,
+                    v.status.value,
+                    v.message,
+                )
         if meta["etag"] != log.listed_etag:
             facts.changed_at = t
             log.listed_etag, log.listed_size = meta["etag"], meta["size"]
@@ -460,7 +692,10 @@ class InvocationObserver:
             if whole:
                 self._stats.rereads += 1
                 self._logger.info("log %s changed in place or shrank; read it whole again", key)
-            log.data, log.etag = data, etag
+            if etag != log.listed_etag:  # the GET found a version newer than the listing's
+                facts.changed_at = t
+                log.listed_etag, log.listed_size = etag, len(data)
+            log.data, log.etag, log.read_at = data, etag, t
             self._parse(log, facts, t)
         facts.complete = log.etag == log.listed_etag
 
@@ -505,30 +740,25 @@ class InvocationObserver:
                     self._logger.info("%s: %s -> %s (%s)", inst, old.status.value, v.status.value, v.message)
                 changed = True
         self._verdicts = verdicts
+        self._retire()
         if changed:
             self._changed.notify_all()
 
     def _finished_reading(self) -> bool:
         """All final and nothing left to read: later polls could not change any status or record."""
         with self._lock:
-            if not self.done:
-                return False
-            return all(self._log_quiet(i) for i in self._facts.logs)
+            return not self._active  # every instance retired: final, and its log settled
 
-    def _log_quiet(self, inst: str) -> bool:
-        f = self._facts
-        log = f.logs.get(inst)
-        if log is None or self._stopped:
+    def _log_quiet(self, inst: str, ignore_stop: bool = False) -> bool:
+        """Final, and its log will not change any more (a completed one settled by definition)."""
+        log = self._facts.logs.get(inst)
+        if log is None or (self._stopped and not ignore_stop):
             return True
         if not log.complete or not self._verdicts[inst].status.is_final:
             return False
         if self._verdicts[inst].status is FunctionStatus.COMPLETED:
             return True
-        plat = f.platform.get(inst)
-        ended = plat.ended_at if plat is not None and plat.all_ended else None
-        if ended is not None and f.listed_at is not None and f.listed_at >= ended:
-            return True
-        return f.listed_at is not None and f.listed_at - log.changed_at >= self.settle
+        return log_settled(self.workflow, self._facts, self.budgets, self.settle, inst)
 
     # ---- outputs ---------------------------------------------------------------------------------
 
@@ -573,12 +803,16 @@ class InvocationObserver:
     def snapshot(self) -> dict[str, InstanceState]:
         """Every instance's state, in topological order."""
         with self._lock:
-            return {i: self._state(i) for i in self._instances}
+            times: dict[str, list[float]] = {}
+            for action in self.workflow.topological_order():
+                times[action] = trigger_times(self.workflow, self._facts, action)
+            return {i: self._state(i, times) for i in self._instances}
 
-    def _state(self, inst: str) -> InstanceState:
+    def _state(self, inst: str, times: dict[str, list[float]] | None = None) -> InstanceState:
         v = self._verdicts[inst]
         log = self._facts.logs.get(inst)
-        invoked = invoked_at(self.workflow, self._facts, inst)
+        action = split_instance(inst)[0]
+        invoked = invoked_at(self.workflow, self._facts, inst, times.get(action) if times else None)
         plat = self._facts.platform.get(inst)
         # The platform's own start/end times are more precise than when a poll noticed them.
         seen = [t for t in (log.first_seen if log else None, plat.first_start if plat else None) if t]
@@ -690,6 +924,18 @@ def _same_store(c1: Any, b1: str, c2: Any, b2: str) -> bool:
     if b1 != b2:
         return False
     return c1 is c2 or getattr(c1.meta, "endpoint_url", None) == getattr(c2.meta, "endpoint_url", None)
+
+
+def _range_total(content_range: str | None) -> int | None:
+    """The object size in a `Content-Range: bytes a-b/size` header (None without one)."""
+    if not content_range:
+        return None
+    total = content_range.rpartition("/")[2]
+    return int(total) if total.isdigit() else None
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _describe(exc: Exception) -> str:

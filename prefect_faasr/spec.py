@@ -5,7 +5,7 @@ name: integration
 workflow: workflow.json          # relative to this file
 functions: functions/            # local runtime: where FunctionName code lives
 payload_url: owner/repo/main/workflow.json
-timeouts: {run: 900, start: 300, execution: 600, settle: 5, poll: 1}
+timeouts: {run: 900, start: 300, execution: 600, settle: 5, poll: 1, dispatch: 1}
 returns: {sync1: true}           # declared conditional outcomes
 expect: {test-dontrun-false: not_invoked}
 objects:
@@ -56,16 +56,19 @@ class _Model(BaseModel):
 
 
 class Timeouts(_Model):
-    """Seconds: whole run, invocation to first log, first log to `.done`, log settle window, poll interval."""
+    """Seconds: whole run, invocation to first log, first log to `.done`, log settle window, poll interval,
+    and per trigger request an action sends after `.done` (a log without its final flush must stay quiet
+    for settle + dispatch x its trigger requests before it counts as settled; see prefect_faasr.derive)."""
 
     run: PositiveFloat = 900.0
     start: PositiveFloat = 300.0
     execution: PositiveFloat = 600.0
     settle: PositiveFloat = 5.0
     poll: PositiveFloat = 1.0
+    dispatch: PositiveFloat = 1.0
 
     def budgets(self) -> Budgets:
-        return Budgets(start=self.start, execution=self.execution, run=self.run)
+        return Budgets(start=self.start, execution=self.execution, run=self.run, dispatch=self.dispatch)
 
 
 class ObjectCheck(_Model):

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from prefect_faasr.derive import Budgets, Facts, LogFacts, PlatformFacts, Verdict, derive
+from prefect_faasr.derive import (
+    Budgets,
+    Facts,
+    LogFacts,
+    PlatformFacts,
+    Verdict,
+    derive,
+    quiet_needed,
+    trigger_requests,
+)
 from prefect_faasr.logs import errors, function_result, parse_log, trigger_lines
 from prefect_faasr.status import FunctionStatus
 from prefect_faasr.workflow import FaaSrWorkflow
@@ -81,19 +90,74 @@ def test_entry_is_pending_until_the_harness_invokes_it_and_running_once_its_log_
 
 
 def test_done_alone_is_not_completion_the_log_must_settle_for_the_window() -> None:
+    # fstart triggers boom and ok: quiet needed = settle 5 + 2 trigger requests x dispatch 1 = 7 s
     sim = Sim(local_fail_wf(), settle=5.0)
     sim.facts.marked["fstart"] = T0
     sim.log("fstart", START, at=T0 + 1)
     sim.done("fstart", T0 + 2)
     assert sim.look(T0 + 2)["fstart"] is S.RUNNING
-    assert sim.look(T0 + 6.9)["fstart"] is S.RUNNING  # 4.9 s after .done
-    sim.log("fstart", START, trig("boom"), at=T0 + 6.9)  # the final flush, without the result line
-    statuses = sim.look(T0 + 7)
+    assert sim.look(T0 + 8.9)["fstart"] is S.RUNNING  # 6.9 s after .done
+    sim.log("fstart", START, trig("boom"), at=T0 + 8.9)  # the final flush, without the result line
+    statuses = sim.look(T0 + 9)
     assert statuses["fstart"] is S.RUNNING and statuses["boom"] is S.INVOKED
-    statuses = sim.look(T0 + 11.9)
+    assert sim.look(T0 + 15.8)["fstart"] is S.RUNNING
+    statuses = sim.look(T0 + 15.9)
     assert statuses["fstart"] is S.COMPLETED
     assert "no final 'Finished execution' line" in sim.message("fstart")
     assert sim.verdicts["fstart"].at == T0 + 2  # finished when .done appeared
+    assert statuses["ok"] is S.NOT_INVOKED
+
+
+def test_trigger_requests_count_ranks_and_the_larger_branch() -> None:
+    wf = make({"a": [{"True": ["b(3)"], "False": ["c"]}, "d", "e(2)"], "b": [], "c": [], "d": [], "e": []})
+    assert trigger_requests(wf, "a") == 3 + 1 + 2
+    assert trigger_requests(wf, "b") == 0
+    assert quiet_needed(wf, Budgets(dispatch=0.5), 5.0, "a") == 5.0 + 0.5 * 6
+    assert quiet_needed(wf, Budgets(dispatch=0.5), 5.0, "b") == 5.0
+
+
+def test_a_long_dispatch_phase_never_makes_the_successors_not_invoked() -> None:
+    """The entry of a 20-rank fan-out sends 20 triggers at 0.5 s each after `.done` (GitHub-like), so its
+    final flush comes 10 s after its last write: longer than the settle window, within its allowance."""
+    wf = make({"a": ["x(20)"], "x": ["y"], "y": []})
+    sim = Sim(wf, settle=5.0)
+    sim.facts.marked["a"] = T0
+    sim.log("a", START, at=T0 + 1)
+    sim.done("a", T0 + 2)
+    sim.log("a", START, "[0.6] [DEBUG] [log.py] Log succesfully uploaded", at=T0 + 2.05)  # get-return echo
+    xs = [f"x({r})" for r in range(1, 21)]
+    for second in range(3, 13):
+        statuses = sim.look(T0 + second)
+        assert statuses["a"] is S.RUNNING, f"a decided {statuses['a']} at +{second} s, before its final flush"
+        assert {statuses[x] for x in xs} == {S.PENDING}
+        assert statuses["y"] is S.PENDING
+    sim.log("a", START, final("a", "None"), *(trig("x") for _ in xs), at=T0 + 12.1)
+    statuses = sim.look(T0 + 13)
+    assert statuses["a"] is S.COMPLETED
+    assert {statuses[x] for x in xs} == {S.INVOKED}
+
+
+def test_without_the_final_line_the_allowance_ends_the_wait_and_it_is_a_budget() -> None:
+    wf = make({"a": ["x(20)"], "x": []})
+    sim = Sim(wf, budgets=Budgets(start=100, execution=200, run=1000, dispatch=0.25), settle=5.0)
+    sim.facts.marked["a"] = T0
+    sim.log("a", START, at=T0 + 1)
+    sim.done("a", T0 + 2)
+    assert sim.look(T0 + 2 + 5 + 20 * 0.25 - 0.1)["a"] is S.RUNNING
+    statuses = sim.look(T0 + 2 + 5 + 20 * 0.25)
+    assert statuses["a"] is S.COMPLETED  # e.g. row H: crashed after .done, never flushed again
+    assert statuses["x(1)"] is S.NOT_INVOKED
+
+
+def test_a_failed_log_settles_after_the_settle_window_whatever_it_would_have_triggered() -> None:
+    wf = make({"a": ["x(20)"], "x": []})
+    sim = Sim(wf, settle=5.0)
+    sim.facts.marked["a"] = T0
+    sim.done("a", T0 + 1)
+    sim.log("a", START, trig("x"), ERROR, at=T0 + 1)  # row I: the second trigger failed
+    assert sim.look(T0 + 5.9)["x(2)"] is S.PENDING
+    statuses = sim.look(T0 + 6)
+    assert statuses["a"] is S.FAILED and statuses["x(1)"] is S.INVOKED and statuses["x(2)"] is S.SKIPPED
 
 
 def test_the_final_flush_line_settles_a_log_at_once() -> None:

@@ -18,33 +18,10 @@ from prefect_faasr.status import FunctionStatus
 from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
 
 from .conftest import FakeClock, FlakyS3
+from .engine import START, Writer
 from .shapes import local_fail_wf
 
 S = FunctionStatus
-START = "[0.1] [INFO] [executor.py] Starting server on localhost port 8000\n"
-
-
-def final(action: str, *successors: str) -> str:
-    lines = [f"[0.4] [DEBUG] [exec] Finished execution of {action} with result True\n"]
-    lines += [f"[0.5] [INFO] [scheduler.py] OpenWhisk: Succesfully invoked {s}\n" for s in successors]
-    return "".join(lines)
-
-
-class Writer:
-    """Writes what the FaaSr engine would write for one invocation."""
-
-    def __init__(self, s3: Any, bucket: str, keys: InvocationKeys) -> None:
-        self.s3, self.bucket, self.keys = s3, bucket, keys
-
-    def log(self, inst: str, text: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.keys.log_key(inst), Body=text.encode())
-
-    def done(self, inst: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.keys.done_key(inst), Body=b"True")
-
-    def run(self, inst: str, *successors: str) -> None:
-        self.log(inst, START + "user line\n" + final(inst, *successors))
-        self.done(inst)
 
 
 @pytest.fixture
@@ -255,7 +232,9 @@ def test_cancel_skips_the_rest_and_releases_waiters(
 def test_records_are_forwarded_in_order_and_the_last_one_is_held_back_until_final(
     s3: Any, bucket: str, wf: FaaSrWorkflow, keys: InvocationKeys, writer: Writer, clock: FakeClock
 ) -> None:
-    obs = InvocationObserver(wf, keys, log_client=s3, log_bucket=bucket, settle=5, clock=clock)
+    obs = InvocationObserver(
+        wf, keys, log_client=s3, log_bucket=bucket, settle=5, clock=clock, live_read_interval=0
+    )
     obs.mark_invoked("fstart")
     text = START + "[0.2] [ERROR] [executor.py] boom\nTraceback (most recent call last):\n"
     writer.log("fstart", text)
@@ -280,7 +259,7 @@ def test_only_new_bytes_are_fetched_and_a_log_changed_in_place_is_read_again(
     s3: Any, bucket: str, wf: FaaSrWorkflow, keys: InvocationKeys, writer: Writer, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    obs = InvocationObserver(wf, keys, log_client=s3, log_bucket=bucket, clock=clock)
+    obs = InvocationObserver(wf, keys, log_client=s3, log_bucket=bucket, clock=clock, live_read_interval=0)
     first = START + "x" * 500 + "\n"
     writer.log("fstart", first)
     obs.poll_once()

@@ -54,7 +54,7 @@ def test_a_full_spec_loads_with_paths_relative_to_it(project: Path) -> None:
         workflow: workflow.json
         functions: functions/
         payload_url: owner/repo/main/workflow.json
-        timeouts: {run: 120, start: 30, execution: 60, settle: 2, poll: 0.5}
+        timeouts: {run: 120, start: 30, execution: 60, settle: 2, poll: 0.5, dispatch: 0.25}
         returns: {prep: true}
         expect: {never: not_invoked, worker(2): completed}
         objects:
@@ -72,7 +72,7 @@ def test_a_full_spec_loads_with_paths_relative_to_it(project: Path) -> None:
     assert spec.workflow_path == (project / "workflow.json").resolve()
     assert spec.functions_dir == (project / "functions").resolve()
     assert spec.faasr_workflow.name == "LocalTestWF"
-    assert spec.timeouts.budgets() == Budgets(start=30, execution=60, run=120)
+    assert spec.timeouts.budgets() == Budgets(start=30, execution=60, run=120, dispatch=0.25)
     assert (spec.timeouts.settle, spec.timeouts.poll) == (2, 0.5)
     assert spec.expect == {"never": S.NOT_INVOKED, "worker(2)": S.COMPLETED}
     assert spec.objects[1].exists is False and spec.objects[1].store == "S3"
@@ -86,7 +86,7 @@ def test_defaults(project: Path) -> None:
     spec = TestSpec.load(write(project, "workflow: fail.json\n", name="my-test.yaml"))
     assert spec.name == "my-test"
     assert spec.functions is None and spec.functions_dir is None and spec.payload_url is None
-    assert spec.timeouts.budgets() == Budgets(start=300, execution=600, run=900)
+    assert spec.timeouts.budgets() == Budgets(start=300, execution=600, run=900, dispatch=1)
     assert (spec.timeouts.settle, spec.timeouts.poll) == (5, 1)
     assert spec.returns == {} and spec.expect == {} and spec.objects == [] and spec.logs == []
     assert spec.expected_statuses() == {
@@ -188,7 +188,8 @@ def test_field_errors_each_with_their_yaml_path_and_line(project: Path) -> None:
     assert problems(path) == [
         "timeouts.run: Input should be greater than 0 (line 2)",
         "timeouts.start: Input should be a valid number, unable to parse string as a number (line 2)",
-        "timeouts.retries: unknown key 'retries'; allowed: run, start, execution, settle, poll (line 2)",
+        "timeouts.retries: unknown key 'retries'; allowed: run, start, execution, settle, poll, dispatch "
+        "(line 2)",
         "returns.prep: must be true or false, not 'yes' (line 3)",
         f"expect.never: 'notinvoked' is not a function status; expected one of {FINAL} (line 4)",
         "objects[0]: give exactly one of exists, equals, contains (line 6)",
