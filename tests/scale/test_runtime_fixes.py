@@ -16,6 +16,8 @@ from prefect_faasr.local.actionlog import ActionLog
 from prefect_faasr.local.compute import listening_socket
 from prefect_faasr.local.s3server import iso_first
 
+from .shapes import fan_out
+
 pytestmark = pytest.mark.integration
 
 
@@ -40,28 +42,6 @@ def test_compute_server_connections_have_nagle_off() -> None:
         return value
 
     assert asyncio.run(accepted_nodelay()) != 0
-
-
-def fan_in(n: int) -> dict[str, Any]:
-    action = {"FunctionName": "noop", "FaaSServer": "GH", "Type": "Python", "Arguments": {}}
-    return {
-        "WorkflowName": f"GateCheck{n}",
-        "FunctionInvoke": "entry",
-        "DefaultDataStore": "S3",
-        "LoggingDataStore": "S3",
-        "FaaSrLog": "FaaSrLog",
-        "ActionList": {
-            "entry": {**action, "InvokeNext": [f"work({n})"]},
-            "work": {**action, "InvokeNext": ["sink"]},
-            "sink": {**action, "InvokeNext": []},
-        },
-        "ComputeServers": {
-            "GH": {"FaaSType": "GitHubActions", "UserName": "u", "ActionRepoName": "r", "Branch": "main"}
-        },
-        "DataStores": {
-            "S3": {"Endpoint": "https://s3.amazonaws.com", "Bucket": "faasr-gate", "Region": "us-east-1"}
-        },
-    }
 
 
 class CountingClient:
@@ -107,7 +87,7 @@ def test_fan_in_gate_aborts_without_listing_when_a_late_predecessor_is_not_done(
 
 def test_fan_in_still_runs_the_join_exactly_once(runtime: LocalFaaSr, tmp_path: Path) -> None:
     (tmp_path / "noop.py").write_text("def noop():\n    return None\n")
-    wf = runtime.deploy(fan_in(12), tmp_path / "noop.py")
+    wf = runtime.deploy(fan_out(12, "GateCheck12", "faasr-gate"), tmp_path / "noop.py")
     started = runtime.client.start(wf)
     acts = runtime.client.wait_idle(started.invocation_id, timeout=300, timestamp=started.timestamp)
     sinks = [a for a in acts if a.action == "sink"]
@@ -157,12 +137,11 @@ def test_an_anonymous_data_store_gets_a_bucket_unsigned_requests_can_use(
     """The engine sends unsigned S3 requests to an `Anonymous` store; deploy makes its bucket public,
     the only set-up in which such a workflow runs (before: 403 on the first log append)."""
     (tmp_path / "writer.py").write_text(WRITER)
-    wf = fan_in(1)
-    wf["WorkflowName"] = "AnonStore"
+    wf = fan_out(1, "AnonStore", "faasr-anon")
     wf["ActionList"] = {
         "entry": {"FunctionName": "write_note", "FaaSServer": "GH", "Type": "Python", "InvokeNext": []}
     }
-    wf["DataStores"]["S3"].update(Bucket="faasr-anon", Anonymous="true")
+    wf["DataStores"]["S3"]["Anonymous"] = "true"
     deployed = runtime.deploy(wf, tmp_path / "writer.py")
     started = runtime.client.start(deployed)
     acts = runtime.client.wait_idle(started.invocation_id, timestamp=started.timestamp, workflow=deployed)

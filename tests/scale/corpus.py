@@ -1,0 +1,73 @@
+"""The corpus workflows the dry-run tests use, and running a suite of dry runs through faasr-regression."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prefect_faasr.errors import WorkflowValidationError
+from prefect_faasr.flows import faasr_regression
+from prefect_faasr.suite_report import SuiteFailed, SuiteReport
+from prefect_faasr.workflow import FaaSrWorkflow
+
+from .conftest import CORPUS
+
+# Budgets of a local dry run: activations take a fraction of a second, the platform probe says when
+# each one ended, so a short settle window is honest; a long run budget only matters if one hangs.
+FAST = {"run": 300.0, "start": 120.0, "execution": 120.0, "settle": 1.0, "poll": 0.5}
+
+
+def valid_workflows() -> list[Path]:
+    """Every corpus workflow JSON that the validator accepts (`FaaSrWorkflow.parse` succeeds)."""
+    out = []
+    for path in sorted(CORPUS.glob("*.json")):
+        try:
+            FaaSrWorkflow.parse(path)
+        except WorkflowValidationError:
+            continue
+        out.append(path)
+    return out
+
+
+def label(path: Path) -> str:
+    """A short unique spec name for a corpus file (its name without the owner prefix)."""
+    return path.stem.split("__", 1)[-1]
+
+
+def write_suite(folder: Path, entries: list[dict[str, Any]], name: str = "corpus-dry-run") -> Path:
+    """A suite file of dry-run entries (`path`, optional `name`, `returns`) with the FAST budgets."""
+    specs = [{"dry_run": True, **e, "path": str(e["path"])} for e in entries]
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "timeouts": FAST, "specs": specs}, sort_keys=False))
+    return path
+
+
+def run_suite(suite: Path, state_file: str, max_parallel: int) -> SuiteReport:
+    state = faasr_regression(
+        suite=str(suite), local_state=state_file, max_parallel=max_parallel, return_state=True
+    )
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, SuiteFailed):
+        result = result.report
+    assert isinstance(result, SuiteReport), f"no suite report: {state.type} {state.message} {result!r}"
+    return result
+
+
+def mismatches(report: SuiteReport) -> list[str]:
+    """One line per spec that did not pass: its reason and every instance not in its expected status."""
+    lines = []
+    for o in report.outcomes:
+        if o.passed:
+            continue
+        wrong = []
+        if o.report is not None:
+            wrong = [
+                f"{i.instance}: expected {i.expected.value if i.expected else '-'}, observed {i.status.value}"
+                f" ({i.message})"
+                for i in o.report.instances
+                if i.status != i.expected
+            ]
+        lines.append(f"{o.name} [{o.verdict}] {o.reason}" + "".join(f"\n    {w}" for w in wrong[:8]))
+    return lines

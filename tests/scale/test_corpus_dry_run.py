@@ -1,0 +1,89 @@
+"""Dry runs of the real workflow corpus through the faasr-regression flow on one shared local runtime.
+
+Every workflow the validator accepts runs its control flow with generated no-op functions (R and
+Julia actions become Python no-ops too), and every function instance must end in the status the
+expected-trace oracle gives (conditionals return True unless a spec says otherwise).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import CORPUS
+from .corpus import label, mismatches, run_suite, valid_workflows, write_suite
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+VALID = 73  # corpus files FaaSrWorkflow.parse accepts (INDEX.md: 100 pass the schema, some fail our checks)
+PARALLEL = 4  # dry runs at once: they mostly wait (poll interval, settle window), so 4 fit 2 cores
+
+
+def test_every_valid_corpus_workflow_dry_runs_as_the_oracle_says(
+    prefect_api: str, state_file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = valid_workflows()
+    assert len(files) == VALID, f"{len(files)} corpus workflows are valid now, this test expects {VALID}"
+    suite = write_suite(tmp_path, [{"path": f, "name": label(f)} for f in files])
+    t0 = time.perf_counter()
+    report = run_suite(suite, state_file, max_parallel=PARALLEL)
+    seconds = time.perf_counter() - t0
+    passed = sum(o.passed for o in report.outcomes)
+    instances = sum(len(o.report.instances) for o in report.outcomes if o.report)
+    slowest = sorted(report.outcomes, key=lambda o: o.seconds, reverse=True)[:3]
+    with capsys.disabled():
+        print(
+            f"\ncorpus dry run: {len(files)} workflows ({instances} function instances), {passed} passed, "
+            f"{seconds:.1f} s with {PARALLEL} at a time on one local runtime; slowest: "
+            + ", ".join(f"{o.name} {o.seconds:.1f} s" for o in slowest)
+        )
+    assert len(report.outcomes) == len(files)
+    assert not mismatches(report), "\n".join(mismatches(report))
+    for o in report.outcomes:
+        assert o.report is not None and all(i.status == i.expected for i in o.report.instances), o.name
+
+
+def test_conditionals_take_either_branch_and_a_join_across_branches_never_runs(
+    prefect_api: str, state_file: str, tmp_path: Path
+) -> None:
+    weather = CORPUS / "FaaSr__FaaSr-Functions__WeatherVisualizationConditional.json"
+    nested = CORPUS / "dekkov__FaaSr-Local__test_nested_conditional.json"
+    two = CORPUS / "JStover95__FaaSr-Testing-Workflow__conditional.json"
+    entries = [
+        {"path": weather, "name": "weather-true", "returns": {"GetPhilomathData": True}},
+        {"path": weather, "name": "weather-false", "returns": {"GetPhilomathData": False}},
+        {"path": nested, "name": "nested-true-false", "returns": {"start-function": True, "A": False}},
+        {"path": nested, "name": "nested-false", "returns": {"start-function": False}},
+        {"path": two, "name": "two-false-true", "returns": {"return-true": False, "return-false": True}},
+    ]
+    report = run_suite(write_suite(tmp_path, entries, "branches"), state_file, max_parallel=3)
+    assert not mismatches(report), "\n".join(mismatches(report))
+    st = {o.name: o.report.statuses for o in report.outcomes if o.report}
+    # PlotData joins both branches of GetPhilomathData: FaaSr's fan-in never passes, on either branch.
+    assert st["weather-true"]["ProcessPhilomathPrecipitation"] == "completed"
+    assert st["weather-true"]["ProcessPrecipitation"] == "not_invoked"
+    assert st["weather-false"]["ProcessPhilomathPrecipitation"] == "not_invoked"
+    assert st["weather-false"]["ProcessPrecipitation"] == "completed"
+    assert st["weather-true"]["PlotData"] == st["weather-false"]["PlotData"] == "not_invoked"
+    assert [st["nested-true-false"][a] for a in ("A", "B", "C", "D", "E")] == [
+        "completed",
+        "not_invoked",
+        "not_invoked",
+        "completed",
+        "not_invoked",
+    ]
+    assert [st["nested-false"][a] for a in ("A", "B", "E", "final-function")] == [
+        "not_invoked",
+        "completed",
+        "completed",
+        "not_invoked",
+    ]
+    two_st = st["two-false-true"]
+    assert [two_st[a] for a in ("run-on-true", "dont-run-on-true", "dont-run-on-false", "run-on-false")] == [
+        "not_invoked",
+        "completed",
+        "completed",
+        "not_invoked",
+    ]
