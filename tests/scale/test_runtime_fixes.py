@@ -15,6 +15,8 @@ from prefect_faasr.local import LocalFaaSr, fanin
 from prefect_faasr.local.actionlog import ActionLog
 from prefect_faasr.local.compute import listening_socket
 from prefect_faasr.local.s3server import iso_first
+from prefect_faasr.local.stores import Stores
+from prefect_faasr.s3client import parse_timestamp
 
 from .shapes import fan_out
 
@@ -150,3 +152,17 @@ def test_an_anonymous_data_store_gets_a_bucket_unsigned_requests_can_use(
     assert s3.get_object(Bucket="faasr-anon", Key="notes/note.txt")["Body"].read() == b"anonymous write"
     log = s3.get_object(Bucket="faasr-anon", Key=f"{started.keys.folder}/entry.txt")["Body"].read().decode()
     assert "wrote the note" in log
+
+
+def test_activation_clients_parse_listing_timestamps_cheaply(runtime: LocalFaaSr) -> None:
+    """The runtime's own S3 clients (fan-in listings) parse ISO text with the stdlib, still aware."""
+    store = {"Endpoint": runtime.s3_endpoint, "Region": "us-east-1", "Bucket": "faasr-stamps"}
+    store |= {"AccessKey": runtime.s3_access_key, "SecretKey": runtime.s3_secret_key}
+    client = Stores({"S3": store}).client("S3")
+    factory = client._endpoint._response_parser_factory  # what parses every response of the client
+    assert factory.create_parser("rest-xml")._timestamp_parser is parse_timestamp
+    client.create_bucket(Bucket="faasr-stamps")
+    client.put_object(Bucket="faasr-stamps", Key="k", Body=b"x")
+    listed = client.list_objects_v2(Bucket="faasr-stamps")["Contents"][0]["LastModified"]
+    assert listed.utcoffset() is not None
+    assert listed == client.head_object(Bucket="faasr-stamps", Key="k")["LastModified"]
