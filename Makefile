@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/prefect-faasr run examples/integration/spec.yaml --report reports/demo-report.json --junit reports/demo-junit.xml
 
+# Two xdist workers, one test module at a time each: most tests wait on polls and servers, not CPU.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -17,7 +17,9 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Prefect API for the session; yields its URL. Uses $PREFECT_API_URL when one is set."""
     from prefect.settings import (
+        PREFECT_API_DATABASE_TIMEOUT,
         PREFECT_API_URL,
+        PREFECT_CLIENT_MAX_RETRIES,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_HOME,
         PREFECT_SERVER_ANALYTICS_ENABLED,
@@ -29,6 +31,11 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         PREFECT_HOME: tmp_path_factory.mktemp("prefect-home"),
         PREFECT_SERVER_ANALYTICS_ENABLED: False,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+        # The test server keeps its data in SQLite: while many subflows write at once, a writer waits
+        # for the lock (10 s by default, then 503 "database is locked", which the client retries
+        # 5 times). A loaded 2-core CI machine was seen to run out of both.
+        PREFECT_API_DATABASE_TIMEOUT: 60.0,
+        PREFECT_CLIENT_MAX_RETRIES: 8,
     }
     with temporary_settings(updates=updates):
         if os.environ.get("PREFECT_API_URL"):

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingResult
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
@@ -195,19 +196,22 @@ def run_suite_spec(
     t0 = time.monotonic()
     run_name = f"{entry.name}-{_stamp()}".replace("{", "{{").replace("}", "}}")  # a format template
     subflow = faasr_test_run.with_options(flow_run_name=run_name)
-    state = subflow(
-        spec=entry.path,
-        environment=environment,
-        local_state=local_state,
-        timeouts=entry.timeouts or None,
-        cleanup=entry.cleanup if entry.cleanup is not None else bool(cleanup),
-        dry_run=entry.dry_run,
-        returns=entry.returns,
-        return_state=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="faasr-spec-") as folder:
+        saved = Path(folder) / "report.json"
+        state = subflow(
+            spec=entry.path,
+            environment=environment,
+            local_state=local_state,
+            timeouts=entry.timeouts or None,
+            cleanup=entry.cleanup if entry.cleanup is not None else bool(cleanup),
+            dry_run=entry.dry_run,
+            returns=entry.returns,
+            report_path=str(saved),
+            return_state=True,
+        )
+        result = _subflow_result(state, saved)
     seconds = time.monotonic() - t0
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
-    result = state.result(raise_on_failure=False)
     if isinstance(result, TestRunFailed):
         result = result.report
     if isinstance(result, TestRunReport):
@@ -217,6 +221,20 @@ def run_suite_spec(
     if outcome.passed:
         return outcome
     return Failed(message=f"[{entry.name}] {outcome.reason}", data=outcome)
+
+
+def _subflow_result(state: State[Any], saved: Path) -> Any:
+    """The subflow's result; the report it wrote to `saved` when its final state came back from the API
+    without data (a busy API server can answer the last state change that way)."""
+    try:
+        result = state.result(raise_on_failure=False)
+    except MissingResult:
+        if not saved.is_file():
+            raise
+        result = None
+    if isinstance(result, TestRunReport | TestRunFailed) or not saved.is_file():
+        return result
+    return TestRunReport.model_validate_json(saved.read_text(encoding="utf-8"))
 
 
 def _publish(report: SuiteReport, junit_path: str | None) -> None:

@@ -13,6 +13,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.logging.handlers import APILogHandler
 from prefect.states import State
 
 from prefect_faasr.flows import faasr_test_run
@@ -48,6 +49,8 @@ def task_runs(state: State) -> list[Any]:
 
 
 def logs(state: State) -> list[Any]:
+    """Every log of the flow run, once the log worker has sent what it queued."""
+    APILogHandler().flush()
     with get_client(sync_client=True) as client:
         flt = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
         out, offset = [], 0

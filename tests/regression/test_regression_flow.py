@@ -4,6 +4,7 @@ the failure webhook (a pytest-httpserver receiver that checks what it gets)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -15,6 +16,7 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     FlowRunFilter,
+    FlowRunFilterId,
     FlowRunFilterParentFlowRunId,
     LogFilter,
     LogFilterFlowRunId,
@@ -49,6 +51,25 @@ def subflows(state: State) -> list[Any]:
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[state.state_details.flow_run_id])
         )
         return client.read_flow_runs(flow_run_filter=flt)
+
+
+def spec_tasks(state: State, count: int) -> dict[str, Any]:
+    """The suite's `spec` task runs by name (each runs one subflow; it starts when the scheduler lets
+    it), once the server has recorded all `count` of them as ended (task runs arrive as events)."""
+    flt = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            found = {
+                t.name: t
+                for t in client.read_task_runs(flow_run_filter=flt)
+                if t.task_key.startswith("run_suite")
+            }
+            if (
+                len(found) == count and all(t.end_time for t in found.values())
+            ) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
 
 
 def artifacts(state: State) -> dict[str, Any]:
@@ -123,10 +144,12 @@ def test_failing_suite_keeps_going_reports_every_spec_and_posts_once(
     assert not Path(shared.pop()).exists()
     assert {r.state.type.value for n, r in runs.items() if n != "broken"} == {"COMPLETED", "FAILED"}
     # At most two at once; two specs of one workflow never at once on the shared runtime; two
-    # specs of different workflows did run side by side.
+    # specs of different workflows were let run side by side (their spec tasks overlap: a subflow
+    # may start late on a loaded API server, so the subflows themselves need not).
     assert not overlap(runs["serial"], runs["left-raises"])
-    assert overlap(runs["serial"], runs["boom-expected"])
-    assert most_at_once(runs.values()) == 2
+    tasks = spec_tasks(state, len(verdicts))
+    assert overlap(tasks["serial"], tasks["boom-expected"])
+    assert most_at_once(runs.values()) <= 2 and most_at_once(tasks.values()) == 2
 
     # The summary table artifact: one row per spec, in suite order.
     found = artifacts(state)

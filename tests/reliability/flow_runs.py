@@ -26,6 +26,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.logging.handlers import APILogHandler
 
 from prefect_faasr import progress
 from prefect_faasr.local.client import ActivationInfo, LocalRuntimeClient
@@ -159,6 +160,7 @@ def invocation_timestamp(client: LocalRuntimeClient, bucket: str, workflow: str,
 
 
 def flow_logs(flow_run_id: Any) -> list[str]:
+    APILogHandler().flush()
     with get_client(sync_client=True) as client:
         flt = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
         out: list[str] = []

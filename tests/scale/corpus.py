@@ -1,14 +1,20 @@
-"""The corpus workflows the dry-run tests use, and running a suite of dry runs through faasr-regression."""
+"""The corpus workflows the dry-run tests use; dry runs of them at the core level (no Prefect) or as a
+suite through faasr-regression."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
+from reliability.matrix_helpers import run_core
 
+from prefect_faasr.dryrun import dry_run_spec
 from prefect_faasr.errors import WorkflowValidationError
 from prefect_faasr.flows import faasr_regression
+from prefect_faasr.local import LocalRuntimeClient
 from prefect_faasr.suite_report import SuiteFailed, SuiteReport
 from prefect_faasr.workflow import FaaSrWorkflow
 
@@ -42,6 +48,38 @@ def write_suite(folder: Path, entries: list[dict[str, Any]], name: str = "corpus
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"name": name, "timeouts": FAST, "specs": specs}, sort_keys=False))
     return path
+
+
+Statuses = dict[str, str]
+
+
+def dry_run_core(
+    client: LocalRuntimeClient, files: list[Path], folder: Path, *, parallel: int
+) -> dict[str, tuple[Statuses, Statuses]]:
+    """Dry-run every file on the runtime with the FAST budgets, `parallel` at a time: per label, the
+    oracle's expected statuses and the observed ones. Files of one WorkflowName run one after another
+    (each deploys `{WorkflowName}-{action}` with its own no-op code), as faasr-regression does."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for f in files:
+        groups[FaaSrWorkflow.parse(f).name].append(f)
+
+    def run_group(group: list[Path]) -> dict[str, tuple[Statuses, Statuses]]:
+        out = {}
+        for f in group:
+            work = folder / label(f)
+            work.mkdir(parents=True)
+            source = work / "spec.yaml"
+            source.write_text(yaml.safe_dump({"workflow": str(f), "timeouts": FAST}), encoding="utf-8")
+            spec = dry_run_spec(source, None, work / "dry-run")
+            expected = {i: s.value for i, s in spec.expected_statuses().items()}
+            out[label(f)] = (expected, run_core(client, spec, wait=FAST["run"]).statuses)
+        return out
+
+    results: dict[str, tuple[Statuses, Statuses]] = {}
+    with ThreadPoolExecutor(parallel) as pool:
+        for part in pool.map(run_group, groups.values()):
+            results.update(part)
+    return results
 
 
 def run_suite(suite: Path, state_file: str, max_parallel: int) -> SuiteReport:
