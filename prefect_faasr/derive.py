@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from prefect_faasr.logs import LogRecord
 from prefect_faasr.names import split_instance
 from prefect_faasr.status import FunctionStatus
+from prefect_faasr.validation import FANIN_LISTING_LIMIT
 from prefect_faasr.workflow import FaaSrWorkflow
 
 S = FunctionStatus
@@ -260,7 +261,14 @@ class _Rules:
             # before the log handler was attached (contract §5.6 rows A-D).
             if fan_in and (bad := self._bad(preds)):
                 return Verdict(S.SKIPPED, f"fan-in gate aborted: predecessor {bad} {self._st(bad)}", self.now)
-            return Verdict(S.FAILED, "every activation ended without writing a log", plat.ended_at)
+            msg = "every activation ended without writing a log"
+            if fan_in and 2 * len(preds) >= FANIN_LISTING_LIMIT:
+                msg += (
+                    f": FaaSr's fan-in gate reads one listing of at most {FANIN_LISTING_LIMIT} keys, and "
+                    f"the logs and .done files of its {len(preds)} predecessor instances alone are more, "
+                    "so it never sees every .done"
+                )
+            return Verdict(S.FAILED, msg, plat.ended_at)
         start_from: float | None = invoked
         if fan_in:
             # A fan-in can only start once every predecessor instance is final.
