@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,10 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return
         with prefect_test_harness(server_startup_timeout=60):
             yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="module")
+def state_file(runtime: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The state file of the module's `runtime` (a LocalFaaSr each test directory or module defines with
+    its own worker count), as `prefect-faasr local serve` writes it: flows connect with it."""
+    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))

@@ -23,9 +23,3 @@ def _prefect(prefect_api: str) -> str:
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFaaSr]:
     with LocalFaaSr(max_workers=6) as env:
         yield env
-
-
-@pytest.fixture(scope="module")
-def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The runtime's state file, as `prefect-faasr local serve` writes it (flows connect with it)."""
-    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))

@@ -35,11 +35,6 @@ def runtime() -> Iterator[LocalFaaSr]:
         yield env
 
 
-@pytest.fixture(scope="module")
-def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
-
-
 def plugin_args() -> list[str]:
     """`-p` for the plugin unless the installed pytest11 entry point loads it already (twice fails)."""
     installed = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))

@@ -27,12 +27,6 @@ def runtime() -> Iterator[LocalFaaSr]:
         yield env
 
 
-@pytest.fixture(scope="module")
-def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The runtime's state file, as `prefect-faasr local serve` writes it."""
-    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
-
-
 def write_yaml(path: Path, data: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -286,11 +286,6 @@ FLOW_ROWS = [r for r in MATRIX_ROWS if r.flow]
 
 
 @pytest.fixture(scope="module")
-def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
-
-
-@pytest.fixture(scope="module")
 def flow_runs(
     prefect_api: str, state_file: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[Any, Any]]:

@@ -43,11 +43,6 @@ def runtime() -> Iterator[LocalFaaSr]:
         yield env
 
 
-@pytest.fixture(scope="module")
-def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
-
-
 @dataclass(frozen=True)
 class Run:
     state: Any

@@ -19,9 +19,3 @@ WORKERS = 4  # activations at once: 2 cores, and dry-run activations are short
 def runtime() -> Iterator[LocalFaaSr]:
     with LocalFaaSr(max_workers=WORKERS) as env:
         yield env
-
-
-@pytest.fixture(scope="module")
-def state_file(runtime: LocalFaaSr, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The runtime's state file, as `prefect-faasr local serve` writes it (flows connect with it)."""
-    return str(runtime.write_state_file(tmp_path_factory.mktemp("local") / "state.json"))
