@@ -445,25 +445,24 @@ def test_fan_in_activations_that_lost_the_gate_are_not_a_failure_while_more_can_
     assert sim.look(T0 + 4)["fjoin"] is S.RUNNING
 
 
+def gate_never_passed(ranks: int) -> Sim:
+    """`entry -> work(ranks) -> sink`: every work instance ran and triggered sink, and every sink
+    activation ended without a log (its fan-in gate never passed)."""
+    sim = Sim(make({"entry": [f"work({ranks})"], "work": ["sink"], "sink": []}))
+    sim.ran("entry", T0, "work")
+    for r in range(1, ranks + 1):
+        sim.ran(f"work({r})", T0 + 1, "sink")
+    sim.facts.platform["sink"] = PlatformFacts(started=ranks, ended=ranks, ended_at=T0 + 2)
+    assert sim.look(T0 + 10)["sink"] is S.FAILED
+    return sim
+
+
 def test_a_fan_in_over_more_keys_than_one_listing_says_why_it_never_ran() -> None:
     """FaaSr's gate lists at most 1000 keys: over work(500) the 1000 logs and .done files hide some."""
-    wf = make({"entry": ["work(500)"], "work": ["sink"], "sink": []})
-    sim = Sim(wf)
-    sim.ran("entry", T0, "work")
-    for r in range(1, 501):
-        sim.ran(f"work({r})", T0 + 1, "sink")
-    sim.facts.platform["sink"] = PlatformFacts(started=500, ended=500, ended_at=T0 + 2)
-    assert sim.look(T0 + 10)["sink"] is S.FAILED
-    assert sim.message("sink").startswith("every activation ended without writing a log: FaaSr's fan-in gate")
-    assert "500 predecessor instances" in sim.message("sink")
+    message = gate_never_passed(500).message("sink")
+    assert message.startswith("every activation ended without writing a log: FaaSr's fan-in gate")
+    assert "500 predecessor instances" in message
 
 
 def test_a_small_fan_in_that_never_logged_keeps_the_plain_message() -> None:
-    wf = make({"entry": ["work(3)"], "work": ["sink"], "sink": []})
-    sim = Sim(wf)
-    sim.ran("entry", T0, "work")
-    for r in range(1, 4):
-        sim.ran(f"work({r})", T0 + 1, "sink")
-    sim.facts.platform["sink"] = PlatformFacts(started=3, ended=3, ended_at=T0 + 2)
-    assert sim.look(T0 + 10)["sink"] is S.FAILED
-    assert sim.message("sink") == "every activation ended without writing a log"
+    assert gate_never_passed(3).message("sink") == "every activation ended without writing a log"
