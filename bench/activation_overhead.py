@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._workflows import action, bench_workflow
 from prefect_faasr.local import LocalFaaSr
 
 REAL_ENGINE_SECONDS_PER_ACTION = 1.4
@@ -26,35 +27,8 @@ NOOP = """def noop():
 
 
 def chain_workflow(n: int) -> dict[str, Any]:
-    actions = {
-        f"a{i}": {
-            "FunctionName": "noop",
-            "FaaSServer": "GH",
-            "Type": "Python",
-            "Arguments": {},
-            "InvokeNext": [f"a{i + 1}"] if i < n else [],
-        }
-        for i in range(1, n + 1)
-    }
-    return {
-        "WorkflowName": f"BenchChain{n}",
-        "FunctionInvoke": "a1",
-        "DefaultDataStore": "S3",
-        "LoggingDataStore": "S3",
-        "FaaSrLog": "FaaSrLog",
-        "ActionList": actions,
-        "ComputeServers": {
-            "GH": {
-                "FaaSType": "GitHubActions",
-                "UserName": "bench",
-                "ActionRepoName": "bench",
-                "Branch": "main",
-            }
-        },
-        "DataStores": {
-            "S3": {"Endpoint": "https://s3.us-east-1.amazonaws.com", "Bucket": "bench", "Region": "us-east-1"}
-        },
-    }
+    actions = {f"a{i}": action("noop", [f"a{i + 1}"] if i < n else []) for i in range(1, n + 1)}
+    return bench_workflow(f"BenchChain{n}", "a1", actions, bucket="bench")
 
 
 def measure(method: str, n: int, functions: Path, repeats: int = 2) -> dict[str, float]:

@@ -41,6 +41,8 @@ from typing import Any
 
 import psutil
 
+from bench._workflows import action, bench_workflow
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "faasr" / "corpus" / "workflows"
 CORPUS_303 = CORPUS / "Ashish-Ramrakhiani__FaaSr-workflow-public__test-exp-final--33241ae.json"
@@ -53,35 +55,12 @@ TIMEOUTS = {"poll": 1.0, "settle": 2.0, "run": 3 * 3600.0, "start": 3 * 3600.0, 
 
 def fanout_workflow(n: int, name: str | None = None) -> dict[str, Any]:
     """`entry -> work(n) -> sink`: Python actions on one GitHubActions server, one S3 data store."""
-    action = {"FaaSServer": "GH", "Type": "Python", "Arguments": {}}
-    return {
-        "WorkflowName": name or f"ScaleFanout{n}",
-        "FunctionInvoke": "entry",
-        "DefaultDataStore": "S3",
-        "LoggingDataStore": "S3",
-        "FaaSrLog": "FaaSrLog",
-        "InvocationID": "",
-        "ActionList": {
-            "entry": {**action, "FunctionName": "entry", "InvokeNext": [f"work({n})"]},
-            "work": {**action, "FunctionName": "work", "InvokeNext": ["sink"]},
-            "sink": {**action, "FunctionName": "sink", "InvokeNext": []},
-        },
-        "ComputeServers": {
-            "GH": {
-                "FaaSType": "GitHubActions",
-                "UserName": "bench",
-                "ActionRepoName": "bench",
-                "Branch": "main",
-            }
-        },
-        "DataStores": {
-            "S3": {
-                "Endpoint": "https://s3.us-east-1.amazonaws.com",
-                "Bucket": "faasr-scale",
-                "Region": "us-east-1",
-            }
-        },
+    actions = {
+        "entry": action("entry", [f"work({n})"]),
+        "work": action("work", ["sink"]),
+        "sink": action("sink", []),
     }
+    return bench_workflow(name or f"ScaleFanout{n}", "entry", actions, bucket="faasr-scale")
 
 
 def corpus_303(folder: Path) -> Path:

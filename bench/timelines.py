@@ -21,8 +21,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
+from bench._workflows import action, bench_workflow
 from prefect_faasr.names import split_instance
 from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
 
@@ -163,31 +163,13 @@ def fan_out_workflow(n: int, endpoint: str, bucket: str = BUCKET) -> FaaSrWorkfl
     if n < 4:
         raise ValueError(f"a fan-out benchmark needs at least 4 instances (2 worker ranks), got {n}")
 
-    def action(fn: str, nxt: list[str]) -> dict[str, Any]:
-        return {"FunctionName": fn, "FaaSServer": "GH", "Type": "Python", "Arguments": {}, "InvokeNext": nxt}
-
+    actions = {
+        "entry": action("bench_entry", [f"worker({n - 2})"]),
+        "worker": action("bench_worker", ["sink"]),
+        "sink": action("bench_sink", []),
+    }
     return FaaSrWorkflow.parse(
-        {
-            "WorkflowName": f"BenchFanOut{n}",
-            "FunctionInvoke": "entry",
-            "DefaultDataStore": "S3",
-            "LoggingDataStore": "S3",
-            "FaaSrLog": "FaaSrLog",
-            "ActionList": {
-                "entry": action("bench_entry", [f"worker({n - 2})"]),
-                "worker": action("bench_worker", ["sink"]),
-                "sink": action("bench_sink", []),
-            },
-            "ComputeServers": {
-                "GH": {
-                    "FaaSType": "GitHubActions",
-                    "UserName": "bench",
-                    "ActionRepoName": "bench",
-                    "Branch": "main",
-                }
-            },
-            "DataStores": {"S3": {"Endpoint": endpoint, "Bucket": bucket, "Region": "us-east-1"}},
-        },
+        bench_workflow(f"BenchFanOut{n}", "entry", actions, bucket=bucket, endpoint=endpoint),
         origin=f"<fan-out benchmark, {n} instances>",
     )
 
