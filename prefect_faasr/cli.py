@@ -183,6 +183,14 @@ def _quiet_prefect(verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
+# Options `run` and `attach` share.
+ReportOption = Annotated[
+    Path | None, typer.Option("--report", metavar="PATH", help="Write the report as JSON.")
+]
+JunitOption = Annotated[Path | None, typer.Option("--junit", metavar="PATH", help="Write JUnit XML.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the terminal.")]
+
+
 @app.command()
 def run(
     spec: Annotated[
@@ -210,10 +218,8 @@ def run(
             "a bare number is the run budget). Repeatable.",
         ),
     ] = [],  # noqa: B006 -- typer reads the default, it is never mutated
-    report: Annotated[
-        Path | None, typer.Option("--report", metavar="PATH", help="Write the report as JSON.")
-    ] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", metavar="PATH", help="Write JUnit XML.")] = None,
+    report: ReportOption = None,
+    junit: JunitOption = None,
     cleanup: Annotated[
         bool, typer.Option("--cleanup", help="Delete the invocation's objects afterwards.")
     ] = False,
@@ -227,9 +233,7 @@ def run(
         str | None,
         typer.Option("--returns", metavar="A=BOOL,...", help="With --dry-run: conditional returns."),
     ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the terminal.")
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run a FaaSr test as a Prefect flow and report: exit 0 passed, 1 failed, 2 bad input."""
     from prefect_faasr.dryrun import parse_returns
@@ -294,13 +298,9 @@ def attach(
         list[str],
         typer.Option("--timeout", metavar="[BUDGET=]SECONDS", help="Override a budget, as for `run`."),
     ] = [],  # noqa: B006 -- typer reads the default, it is never mutated
-    report: Annotated[
-        Path | None, typer.Option("--report", metavar="PATH", help="Write the report as JSON.")
-    ] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", metavar="PATH", help="Write JUnit XML.")] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the terminal.")
-    ] = False,
+    report: ReportOption = None,
+    junit: JunitOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Watch an invocation that was already started (e.g. by a `run` that crashed or was killed) and
     report as `run` does: exit 0 passed, 1 failed, 2 bad input, 130 cancelled.
