@@ -97,6 +97,7 @@ def test_random_json(folder: Path, value: Any) -> None:
 
 @settings(FUZZ, max_examples=examples(300))
 @given(workflowish)
+@example({"DataStores": {"\r": {"Endpoint": "start"}}})  # a message quoting a name with a line break
 def test_workflow_shaped_json(folder: Path, value: dict[str, Any]) -> None:
     check_all_ways(folder, value)
 
