@@ -124,6 +124,7 @@ def _run_ours(obs: InvocationObserver, wf: FaaSrWorkflow, t0: float, deadline: f
             "polls": st.polls,
             "failed_polls": st.failed_polls,
             "rereads": st.rereads,
+            "listed_keys": st.listed_keys,
             "requests_by_op": dict(st.requests),
             "bytes_by_op": dict(st.bytes_by_operation),
         },

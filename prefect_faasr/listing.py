@@ -47,6 +47,11 @@ class KeySpace:
         self.keys: list[str] = sorted(set(keys))
         self.existing: set[str] = set()
 
+    def knows(self, key: str) -> bool:
+        """Whether `key` is one of the known keys (existing or expected)."""
+        i = bisect.bisect_left(self.keys, key)
+        return i < len(self.keys) and self.keys[i] == key
+
     def add(self, key: str) -> None:
         i = bisect.bisect_left(self.keys, key)
         if i == len(self.keys) or self.keys[i] != key:

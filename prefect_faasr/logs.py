@@ -199,6 +199,13 @@ class LogTail:
         self.records.extend(final)
         return final
 
+    def peek(self) -> list[LogRecord]:
+        """The records that are not final yet (usually just the last one), as they stand now:
+        `records + peek()` equals `parse_log` of everything fed so far (a UTF-8 character still
+        incomplete at the end is left out). Nothing is consumed."""
+        lines = self._pending + ([self._partial] if self._partial else [])
+        return [r for r, _ in _parse(lines, self._next_line)]
+
     def flush(self) -> list[LogRecord]:
         """Finalise everything fed so far (call once the log is complete)."""
         self._partial += self._decoder.decode(b"", final=True)

@@ -12,8 +12,9 @@ expected; the logs of the other instances that are not retired are listed every 
 seconds, or every poll when that costs less than one more request's worth of keys. `prefect_faasr.listing`
 turns that into StartAfter ranges, or one listing of the whole folder when that is cheaper; a folder of
 at most `REQUEST_COST` keys is always listed whole. Logs of *finishing* instances (`.done` seen, final,
-an error seen, or the platform says its activations ended) that a poll did not list are fetched directly
-every poll with If-None-Match (a 304 costs no bytes): their next change decides a status.
+an error seen, or the platform says its activations ended) are looked at every poll, since their next
+change decides a status: listed with the `.done` keys when that costs less than a request for each,
+else fetched directly with If-None-Match (a 304 costs no bytes).
 
 What is read. A listed log that changed is read at once when its instance is finishing, and otherwise
 when it stopped changing for two poll intervals (e.g. the ERROR flush of a process that then exits) or
@@ -54,7 +55,7 @@ from prefect_faasr.derive import (
     trigger_times,
 )
 from prefect_faasr.listing import REQUEST_COST, KeyRange, KeySpace, list_range
-from prefect_faasr.logs import LogRecord, errors, function_result, parse_log, trigger_lines
+from prefect_faasr.logs import LogRecord, LogTail, errors, function_result, trigger_lines
 from prefect_faasr.names import split_instance
 from prefect_faasr.status import FunctionStatus
 from prefect_faasr.workflow import FaaSrWorkflow, InvocationKeys
@@ -194,7 +195,26 @@ class _Log:
     listed_etag: str | None = None  # newest version known (from a listing, or a GET that found a newer one)
     listed_size: int = 0
     read_at: float | None = None  # when `data` was read
-    records: list[LogRecord] = field(default_factory=list)
+    records: list[LogRecord] = field(default_factory=list)  # of `data`: tail.records + tail.peek()
+    tail: LogTail = field(default_factory=LogTail)  # parses only the bytes appended since the last read
+    errors: list[LogRecord] = field(default_factory=list)  # of tail.records (final ones)
+    result: str | None = None  # of tail.records
+    triggers: Counter[str] = field(default_factory=Counter)  # of tail.records: action -> trigger lines
+    pending: list[LogRecord] = field(default_factory=list)  # tail.peek(): records that may still grow
+
+    def update(self, data: bytes, workflow_name: str) -> None:
+        """Take the log's new content; parse what was appended (all of it when it changed in place)."""
+        if not data.startswith(self.data):
+            self.tail, self.errors, self.result, self.triggers = LogTail(), [], None, Counter()
+            self.data = b""
+        final = self.tail.feed(data[len(self.data) :])
+        self.data = data
+        self.errors += errors(final)
+        self.result = self.result or function_result(final)
+        self.triggers.update(tl.action for tl in trigger_lines(final, workflow_name))
+        pending = self.tail.peek()
+        self.records = self.tail.records + pending
+        self.pending = pending
 
 
 class InvocationObserver:
@@ -277,6 +297,7 @@ class InvocationObserver:
         self._kinds: dict[str, tuple[str, str]] = {}  # key -> keys.classify(key) (or _UNKNOWN)
         self._cold_at: float | None = None  # when the logs of running instances were last listed
         self._listed_cold = False
+        self._covered: set[str] = set()  # log keys this poll's listings covered (whether they exist or not)
         self._unknown_keys: set[str] = set()
         self._stats = ObserverStats()
         self._failures = 0
@@ -436,34 +457,52 @@ class InvocationObserver:
         that is another store. See "What is listed" in the module docstring."""
         with self._lock:
             due = self._cold_at is None or t - self._cold_at >= self.live_read_interval
-            hot, cold = self._watched()
+            hot, finishing, cold = self._watched()
         plans: list[list[KeyRange] | None] = []
+        covered: set[str] = set()
         for store in self._stores:
+            fin = {key for key in finishing if store.space.knows(key)}
             all_plan, all_cost = store.space.plan(lambda key: key in hot or key in cold)
             if all_plan == [] or len(store.space.existing) <= REQUEST_COST:
                 # nothing to look at here; or a small folder: listing it whole costs about one request
                 plans.append(all_plan if all_plan == [] else None)
+                covered |= fin
                 continue
             hot_plan, hot_cost = store.space.plan(hot.__contains__)
             # The logs of running instances ride along whenever that costs less than one more request.
-            plans.append(all_plan if due or all_cost <= hot_cost + REQUEST_COST else hot_plan)
+            if due or all_cost <= hot_cost + REQUEST_COST:
+                plans.append(all_plan)
+                covered |= fin
+                continue
+            # Finishing logs are listed with the rest when that costs less than a request for each.
+            if fin:
+                fin_plan, fin_cost = store.space.plan((hot | fin).__contains__)
+                if fin_cost < hot_cost + REQUEST_COST * len(fin):
+                    hot_plan = fin_plan
+                    covered |= fin
+            plans.append(hot_plan)
         self._listed_cold = due
+        self._covered = covered
         out: _Listing = {}
         for store, plan in zip(self._stores, plans, strict=True):
             out |= self._list_store(store, plan)
         return out
 
-    def _watched(self) -> tuple[set[str], set[str]]:
-        """Keys the listings must cover: every poll the `.done` keys still expected, every
-        `live_read_interval` the logs of instances not retired (finishing ones are fetched directly)."""
+    def _watched(self) -> tuple[set[str], set[str], set[str]]:
+        """Keys the listings must cover: every poll the `.done` keys still expected (hot); the logs of
+        finishing instances, every poll, by listing or by a direct fetch, whichever costs less; every
+        `live_read_interval` the logs of every instance not retired (cold)."""
         hot: set[str] = set()
+        finishing: set[str] = set()
         cold: set[str] = set()
         for inst in self._active:
             log_key, done_key = self._inst_keys[inst]
             if inst not in self._facts.done:
                 hot.add(done_key)
+            if self._finishing(inst):
+                finishing.add(log_key)
             cold.add(log_key)
-        return hot, cold
+        return hot, finishing, cold
 
     def _retire(self) -> None:
         """Instances final and with a settled log are *retired*: nothing of them needs looking at.
@@ -542,10 +581,11 @@ class InvocationObserver:
                 quiet = unchanged and facts is not None and t - facts.changed_at >= 2 * self.poll_interval
                 if quiet or t - since >= self.live_read_interval:
                     live.append((since, item))
-            # Finishing instances whose log this poll did not list: fetched directly (If-None-Match).
+            # Finishing instances whose log this poll's listings did not cover: fetched directly
+            # (If-None-Match). A covered log that is not in the listing does not exist (yet).
             for inst in self._active:
                 key = self._inst_keys[inst][0]
-                if key not in listing and self._finishing(inst, done):
+                if key not in listing and key not in self._covered and self._finishing(inst, done):
                     log = self._logs.get(key)
                     urgent.append((key, log.data if log else b"", log.etag if log else None, None))
         live.sort(key=lambda x: x[0])  # the longest unread first
@@ -695,19 +735,20 @@ class InvocationObserver:
             if etag != log.listed_etag:  # the GET found a version newer than the listing's
                 facts.changed_at = t
                 log.listed_etag, log.listed_size = etag, len(data)
-            log.data, log.etag, log.read_at = data, etag, t
+            log.update(data, self.workflow.name)
+            log.etag, log.read_at = etag, t
             self._parse(log, facts, t)
         facts.complete = log.etag == log.listed_etag
 
     def _parse(self, log: _Log, facts: LogFacts, t: float) -> None:
-        log.records = parse_log(log.data.decode("utf-8", errors="replace"))
-        errs = tuple(errors(log.records))
+        """The facts of a log just read (its records are parsed by `_Log.update`)."""
+        errs = (*log.errors, *errors(log.pending))
         if errs and facts.error_seen_at is None:
             facts.error_seen_at = t
         facts.errors = errs
-        facts.result = function_result(log.records)
+        facts.result = log.result or function_result(log.pending)
         facts.records = len(log.records)
-        counts = Counter(tl.action for tl in trigger_lines(log.records, self.workflow.name))
+        counts = log.triggers + Counter(tl.action for tl in trigger_lines(log.pending, self.workflow.name))
         for action, n in counts.items():
             times = facts.triggers.setdefault(action, [])
             times.extend([t] * max(0, n - len(times)))

@@ -217,9 +217,19 @@ class FaaSrWorkflow:
     def instances(self, action: str | None = None) -> list[str]:
         """Function instances of one action, or of the whole workflow in topological order."""
         if action is None:
-            return [i for a in self.topological_order() for i in self.instances(a)]
-        n = self._rank[action]
-        return [instance_name(action, r) for r in range(1, n + 1)] if n > 1 else [action]
+            return list(self._all_instances)
+        return list(self._instances[action])
+
+    @cached_property
+    def _instances(self) -> dict[str, tuple[str, ...]]:
+        return {
+            a: tuple(instance_name(a, r) for r in range(1, n + 1)) if n > 1 else (a,)
+            for a, n in self._rank.items()
+        }
+
+    @cached_property
+    def _all_instances(self) -> tuple[str, ...]:
+        return tuple(i for a in self._topo for i in self._instances[a])
 
     def topological_order(self) -> list[str]:
         """Actions so that every action comes after its predecessors (ties in ActionList order)."""

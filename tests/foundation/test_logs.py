@@ -329,3 +329,22 @@ def test_logtail_in_arbitrary_chunks_equals_parse_log(
     records, tail = _tail(chunks)  # type: ignore[arg-type]
     assert records == parse_log(text)
     assert tail.records == records
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(_LINE, max_size=25), cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12)
+)
+def test_logtail_peek_shows_the_records_not_final_yet(lines: list[str], cuts: list[int]) -> None:
+    """After every chunk, the final records plus peek() are what parse_log makes of the text so far."""
+    data = "\n".join(lines).encode()
+    bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
+    tail = LogTail()
+    for start, end in itertools.pairwise(bounds):
+        tail.feed(data[start:end])
+        try:
+            so_far = data[:end].decode()
+        except UnicodeDecodeError:
+            continue  # a character cut in two: its first bytes wait in the decoder
+        assert tail.records + tail.peek() == parse_log(so_far)
+    assert tail.peek() == tail.flush()

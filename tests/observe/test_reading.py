@@ -164,6 +164,46 @@ def test_a_finishing_log_outside_the_listing_is_fetched_directly_and_a_304_costs
     assert reads(obs) == gets  # completed and settled: retired, never looked at again
 
 
+def test_many_finishing_logs_are_listed_not_fetched_one_by_one(
+    s3: Any, bucket: str, clock: FakeClock
+) -> None:
+    wf, keys = fan_out(150)
+    w = Writer(s3, bucket, keys)
+    w.run("a", *(["x"] * 150))
+    for r in range(1, 151):
+        w.log(f"x({r})", START)
+    obs = InvocationObserver(
+        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=30
+    )
+    obs.mark_invoked("a")
+    assert obs.poll_once()
+    clock.advance(30)
+    assert obs.poll_once()  # every running log read once (not read for live_read_interval)
+    assert reads(obs) == 151
+    finishing = [f"x({r})" for r in range(1, 41)]
+    for inst in finishing:  # .done and the get-return echo; the final flushes are still to come
+        w.done(inst)
+        w.log(inst, START + ECHO)
+    w.done("x(41)")  # a .done whose log never appeared (the log was deleted, say)
+    s3.delete_object(Bucket=bucket, Key=keys.log_key("x(41)"))
+    clock.advance(1)
+    assert obs.poll_once()  # the new .done files are listed; the 40 logs that changed are read
+    assert all(obs.status(i) is S.RUNNING and obs.records(i) for i in finishing)
+    gets, lists = reads(obs), obs.stats.requests["ListObjectsV2"]
+
+    clock.advance(1)
+    assert obs.poll_once()  # nothing changed: one listing says so, not 41 conditional GETs
+    assert reads(obs) == gets
+    assert obs.stats.requests["ListObjectsV2"] - lists <= 2
+    for inst in finishing[:10]:
+        w.log(inst, START + ECHO + final("x"))
+    clock.advance(1)
+    assert obs.poll_once()
+    assert reads(obs) == gets + 10  # exactly the logs that changed
+    assert all(obs.status(i) is S.COMPLETED for i in finishing[:10])
+    assert all(obs.status(i) is S.RUNNING for i in finishing[10:])
+
+
 @pytest.mark.parametrize("separate", [False, True], ids=["one-store", "done-store"])
 def test_a_large_folder_lists_only_what_can_change(
     s3: Any, bucket: str, clock: FakeClock, moto_endpoint: str, separate: bool
