@@ -124,6 +124,17 @@ class Pace:
         )
 
 
+# Named paces. "fast": Lambda/OpenWhisk-like containers that start in a second or two and short
+# functions. "github": GitHub Actions, FaaSr's most used platform: a dispatched workflow waits for a
+# runner and pulls the FaaSr container before the engine's first flush (15-45 s), functions install
+# their packages and work for 20-60 s, and each trigger is a REST call (50 ms here, on the quick side
+# of what api.github.com answers in, which shortens the run and so favours the baseline).
+PACES = {
+    "fast": Pace(),
+    "github": Pace(life=(20.0, 60.0), start_delay=(15.0, 45.0), dispatch=0.05, entry_delay=20.0),
+}
+
+
 @dataclass(frozen=True)
 class Write:
     """One S3 write of the invocation, `at` seconds after the harness triggered the entry."""

@@ -1,9 +1,12 @@
 """What watching an invocation costs: InvocationObserver vs the FaaSr test framework's per-function polling.
 
-For each size N, a synthetic invocation of `entry -> worker(N-2) -> sink` (bench/timelines.py: flush
-patterns of the real engine, logs rewritten whole on every flush, `.done` before the final flush) is
-replayed into a local moto S3 twice with the same seed: once watched by InvocationObserver, once by the
-framework-style baseline (bench/baseline.py, one thread per function), both at the same poll interval.
+For each pace and size N, a synthetic invocation of `entry -> worker(N-2) -> sink` (bench/timelines.py:
+flush patterns of the real engine, logs rewritten whole on every flush, `.done` before the final flush)
+is replayed into a local moto S3 twice with the same seed: once watched by InvocationObserver, once by
+the framework-style baseline (bench/baseline.py, one thread per function), both at the same poll
+interval. Two paces (timelines.PACES): "fast" (Lambda/OpenWhisk-like, functions live 2-6 s) and
+"github" (GitHub Actions: 15-45 s to a runner, functions live 20-60 s). What a per-function poller costs
+grows with how long functions wait and run; what the observer costs mostly does not.
 
 Why twice and not both at once: the baseline at N=1000 asks for more requests per second than the
 shared 2-core machine serves, so a concurrent run would slow the observer and the replay with load that
@@ -21,7 +24,8 @@ Figures per watcher and N:
   `Finished execution` line), or `.done`/the last log change + the settle window when that comes first;
 - CPU: seconds and % of one core over the window; replay lag (write started - due) p95/max.
 
-Run: `python -m bench.watch_cost [--sizes 10,100,1000] [--interval 1.0] [--seed 7]`, or via `python -m bench`.
+Run: `python -m bench.watch_cost [--pace fast,github] [--sizes 10,100,1000] [--interval 1.0] [--seed 7]`,
+or via `python -m bench` (fast: N = 10, 100, 1000; github: N = 100, 1000; about 25 minutes in all).
 """
 
 from __future__ import annotations
@@ -45,11 +49,12 @@ import psutil
 from bench._lines import LineReader, send
 from bench._s3counted import ACCESS_KEY, SECRET_KEY, CountingS3
 from bench.replayer import Replayer, ReplayReport
-from bench.timelines import BUCKET, Pace, Timeline, fan_out_workflow, load_profiles, synthesize
+from bench.timelines import BUCKET, PACES, Pace, Timeline, fan_out_workflow, load_profiles, synthesize
 from prefect_faasr.s3client import s3_client
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = (10, 100, 1000)
+DEFAULT_RUNS = {"fast": DEFAULT_SIZES, "github": (100, 1000)}  # pace -> sizes
 KINDS = ("ours", "baseline")
 REPLAY_THREADS = 24
 SETTLE = 5.0  # the observer's settle window (its default), also used to define its latency
@@ -353,30 +358,45 @@ def _verdict(what: str, value: float, limit: float, fmt: str, unit: str = "") ->
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.watch_cost", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="instances per run (default %(default)s)"
+        "--pace",
+        default=",".join(DEFAULT_RUNS),
+        help=f"paces to run, of {', '.join(PACES)} (default %(default)s)",
+    )
+    parser.add_argument(
+        "--sizes",
+        help="instances per run (default: 10,100,1000 at the fast pace, 100,1000 at the github pace)",
     )
     parser.add_argument(
         "--interval", type=float, default=1.0, help="poll interval of both watchers, s (default 1)"
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic timelines (default 7)")
     parser.add_argument("--life", help="action life range in s, e.g. 2,6 (first flush -> final flush)")
-    parser.add_argument("--dispatch", type=float, help="seconds per trigger an action sends (default 0.03)")
+    parser.add_argument("--dispatch", type=float, help="seconds per trigger an action sends")
     args = parser.parse_args([] if argv is None else argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    pace = Pace()
-    if args.life:
-        lo, hi = (float(x) for x in args.life.split(","))
-        pace = replace(pace, life=(lo, hi))
-    if args.dispatch is not None:
-        pace = replace(pace, dispatch=args.dispatch)
-    print(
-        f"watch cost: entry -> worker(N-2) -> sink, action life {pace.life[0]:g}-{pace.life[1]:g} s, "
-        f"start delay {pace.start_delay[0]:g}-{pace.start_delay[1]:g} s, "
-        f"{pace.dispatch * 1000:g} ms per trigger; each N replayed twice (same seed), once per watcher",
-        flush=True,
-    )
-    results = measure(sizes, args.interval, pace, args.seed, progress=lambda line: print(line, flush=True))
-    print(format_table(results))
+    names = [name.strip() for name in args.pace.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PACES]
+    if unknown:
+        parser.error(f"unknown pace {', '.join(unknown)}; choose from {', '.join(PACES)}")
+    for name in names:
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()] if args.sizes else DEFAULT_RUNS[name]
+        pace = PACES[name]
+        if args.life:
+            lo, hi = (float(x) for x in args.life.split(","))
+            pace = replace(pace, life=(lo, hi))
+        if args.dispatch is not None:
+            pace = replace(pace, dispatch=args.dispatch)
+        print(
+            f"watch cost, {name} pace: entry -> worker(N-2) -> sink, "
+            f"action life {pace.life[0]:g}-{pace.life[1]:g} s, "
+            f"start delay {pace.start_delay[0]:g}-{pace.start_delay[1]:g} s, "
+            f"{pace.dispatch * 1000:g} ms per trigger; each N replayed twice (same seed), once per watcher",
+            flush=True,
+        )
+        results = measure(
+            sizes, args.interval, pace, args.seed, progress=lambda line: print(line, flush=True)
+        )
+        print(format_table(results), flush=True)
+        print(flush=True)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,11 @@ else fetched directly with If-None-Match (a 304 costs no bytes).
 What is read. A listed log that changed is read at once when its instance is finishing, and otherwise
 when it stopped changing for two poll intervals (e.g. the ERROR flush of a process that then exits) or
 was not read for `live_read_interval` seconds: that is when a running action's records reach
-`records()`. Reads are plain GETs of the new bytes (no If-Match: a log often changes between the listing
-and the GET; the 64-byte overlap check and the ETag and size the GET returns say which version was read).
+`records()`. Those reads of running logs are limited to `live_reads_per_second` on average (longest
+unread first), so what live logs cost does not grow with the number of instances running at once: at
+1000 running ranks a log is refreshed about every 500 s instead of every 5 s. Reads are plain GETs of
+the new bytes (no If-Match: a log often changes between the listing and the GET; the 64-byte overlap
+check and the ETag and size the GET returns say which version was read).
 
 S3 trouble (connection errors, 5xx, SlowDown, timeouts, even 403) never changes a status: the poll is
 dropped as a whole, the observer logs that it is degraded, keeps what it knew, and retries with backoff.
@@ -248,19 +251,26 @@ class InvocationObserver:
         clock: Callable[[], float] = time.time,
         logger: logging.Logger | logging.LoggerAdapter | None = None,
         live_read_interval: float = 5.0,
+        live_reads_per_second: float | None = 2.0,
         read_workers: int = READ_WORKERS,
         read_cap: float | None = None,
     ) -> None:
         """`live_read_interval`: seconds between reads of a log that keeps changing while its action
-        runs (see the module docstring); `read_workers`: logs read in parallel; `read_cap`: seconds a
-        poll may spend reading logs before it leaves the rest to the next poll (default: the poll
-        interval; the first `read_workers` reads always finish)."""
+        runs; `live_reads_per_second`: how many such reads at most on average (None: no limit; see the
+        module docstring); `read_workers`: logs read in parallel; `read_cap`: seconds a poll may spend reading
+        logs before it leaves the rest to the next poll (default: the poll interval; the first
+        `read_workers` reads always finish)."""
         self.workflow = workflow
         self.keys = keys
         self.budgets = budgets or Budgets()
         self.poll_interval = poll_interval
         self.settle = settle
         self.live_read_interval = live_read_interval
+        self.live_reads_per_second = live_reads_per_second
+        # A token bucket: reads of running logs spend tokens, time adds them back.
+        self._live_burst = max(1.0, (live_reads_per_second or 0) * live_read_interval)
+        self._live_tokens = self._live_burst
+        self._live_at: float | None = None
         self.read_workers = max(1, read_workers)
         self.read_cap = poll_interval if read_cap is None else read_cap
         self._log_client, self._log_bucket = log_client, log_bucket
@@ -561,7 +571,7 @@ class InvocationObserver:
                 if what == "done":
                     done.add(inst)
             urgent: list[_Todo] = []
-            live: list[tuple[float, _Todo]] = []
+            live: list[tuple[bool, float, _Todo]] = []
             for key, meta in listing.items():
                 what, inst = self._kind(key)
                 if what != "log" or inst not in self._known:
@@ -580,7 +590,7 @@ class InvocationObserver:
                 unchanged = log is not None and log.listed_etag == meta["etag"]
                 quiet = unchanged and facts is not None and t - facts.changed_at >= 2 * self.poll_interval
                 if quiet or t - since >= self.live_read_interval:
-                    live.append((since, item))
+                    live.append((not quiet, since, item))
             # Finishing instances whose log this poll's listings did not cover: fetched directly
             # (If-None-Match). A covered log that is not in the listing does not exist (yet).
             for inst in self._active:
@@ -588,8 +598,22 @@ class InvocationObserver:
                 if key not in listing and key not in self._covered and self._finishing(inst, done):
                     log = self._logs.get(key)
                     urgent.append((key, log.data if log else b"", log.etag if log else None, None))
-        live.sort(key=lambda x: x[0])  # the longest unread first
-        return urgent + [item for _, item in live]
+        # Quiet logs first (a process that wrote an ERROR and exited looks like that), then the longest
+        # unread.
+        live.sort(key=lambda x: x[:2])
+        return urgent + [item for *_, item in live[: self._live_budget(t, len(live))]]
+
+    def _live_budget(self, t: float, wanted: int) -> int:
+        """How many reads of running logs this poll may make (see `live_reads_per_second`)."""
+        if self.live_reads_per_second is None:
+            return wanted
+        if self._live_at is not None:
+            gained = max(0.0, t - self._live_at) * self.live_reads_per_second
+            self._live_tokens = min(self._live_burst, self._live_tokens + gained)
+        self._live_at = t
+        n = min(wanted, int(self._live_tokens))
+        self._live_tokens -= n
+        return n
 
     def _read(self, listing: _Listing, t: float) -> _Reads:
         """New content of the logs to read: key -> (full bytes, their etag, whether read whole again).

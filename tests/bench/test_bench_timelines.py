@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `bench/` is not an installed package; make it importable under any runner
     sys.path.insert(0, str(ROOT))
 
-from bench.timelines import REAL_RUN, Pace, fan_out_workflow, load_profiles, synthesize  # noqa: E402
+from bench.timelines import PACES, REAL_RUN, Pace, fan_out_workflow, load_profiles, synthesize  # noqa: E402
 from prefect_faasr.logs import errors, function_result, parse_log, trigger_lines  # noqa: E402
 
 
-def timeline(n: int, seed: int = 1):
+def timeline(n: int, seed: int = 1, pace: Pace | None = None):
     wf = fan_out_workflow(n, "http://127.0.0.1:9")
     keys = wf.keys("0f5b0f8e-6c55-4d6f-9b5e-000000000001", "2026-11-21T10-00-00")
-    return synthesize(wf, keys, load_profiles(), Pace(), random.Random(seed))
+    return synthesize(wf, keys, load_profiles(), pace or Pace(), random.Random(seed))
 
 
 @pytest.mark.skipif(not REAL_RUN.is_dir(), reason="real-run recordings not present")
@@ -32,8 +32,9 @@ def test_profiles_follow_the_real_engine_flush_order() -> None:
         assert p.done_after == p.flushes - 2, f"{p.source}: .done comes before the echo and the final flush"
 
 
-def test_logs_grow_by_appends_with_done_before_the_final_flush() -> None:
-    tl = timeline(10)
+@pytest.mark.parametrize("pace", list(PACES))
+def test_logs_grow_by_appends_with_done_before_the_final_flush(pace: str) -> None:
+    tl = timeline(10, pace=PACES[pace])
     assert list(tl.chains) == tl.workflow.instances()
     for inst, chain in tl.chains.items():
         logs = [w for w in chain if w.kind == "log"]
@@ -84,3 +85,12 @@ def test_fan_out_needs_two_worker_ranks() -> None:
         "worker(2)",
         "sink",
     ]
+
+
+def test_the_github_pace_waits_for_runners_and_runs_longer() -> None:
+    fast, github = timeline(20, pace=PACES["fast"]), timeline(20, pace=PACES["github"])
+    assert github.chains["entry"][0].at >= 20.0 > fast.chains["entry"][0].at
+    for inst in github.workflow.instances("worker"):
+        first, final = github.chains[inst][0].at, github.chains[inst][-1].at
+        assert 20.0 <= final - first <= 61.0, inst
+    assert github.span > 5 * fast.span

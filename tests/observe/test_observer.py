@@ -233,7 +233,14 @@ def test_records_are_forwarded_in_order_and_the_last_one_is_held_back_until_fina
     s3: Any, bucket: str, wf: FaaSrWorkflow, keys: InvocationKeys, writer: Writer, clock: FakeClock
 ) -> None:
     obs = InvocationObserver(
-        wf, keys, log_client=s3, log_bucket=bucket, settle=5, clock=clock, live_read_interval=0
+        wf,
+        keys,
+        log_client=s3,
+        log_bucket=bucket,
+        settle=5,
+        clock=clock,
+        live_read_interval=0,
+        live_reads_per_second=None,
     )
     obs.mark_invoked("fstart")
     text = START + "[0.2] [ERROR] [executor.py] boom\nTraceback (most recent call last):\n"
@@ -259,7 +266,15 @@ def test_only_new_bytes_are_fetched_and_a_log_changed_in_place_is_read_again(
     s3: Any, bucket: str, wf: FaaSrWorkflow, keys: InvocationKeys, writer: Writer, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    obs = InvocationObserver(wf, keys, log_client=s3, log_bucket=bucket, clock=clock, live_read_interval=0)
+    obs = InvocationObserver(
+        wf,
+        keys,
+        log_client=s3,
+        log_bucket=bucket,
+        clock=clock,
+        live_read_interval=0,
+        live_reads_per_second=None,
+    )
     first = START + "x" * 500 + "\n"
     writer.log("fstart", first)
     obs.poll_once()

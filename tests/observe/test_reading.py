@@ -71,6 +71,40 @@ def test_a_running_log_is_read_when_it_stops_changing_or_every_live_interval_and
     assert reads(obs) == 3 and obs.status("x(1)") is S.COMPLETED
 
 
+def test_reads_of_running_logs_are_limited_per_second_quiet_ones_first_then_the_longest_unread(
+    s3: Any, bucket: str, clock: FakeClock
+) -> None:
+    wf, keys = fan_out(30)
+    w = Writer(s3, bucket, keys)
+    w.run("a", *(["x"] * 30))
+    obs = InvocationObserver(
+        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=5,
+        live_reads_per_second=2,
+    )  # fmt: skip
+    obs.mark_invoked("a")
+    text = {r: START for r in range(1, 31)}
+    for r in text:
+        w.log(f"x({r})", START)
+    assert obs.poll_once()
+    read_at: dict[int, int] = {}
+    s3.meta.events.register(
+        "before-parameter-build.s3.GetObject",
+        lambda params, **_: read_at.setdefault(int(params["Key"].rsplit("(", 1)[1].split(")")[0]), second),
+        unique_id="who",
+    )
+    for second in range(1, 21):
+        clock.advance(1)
+        for r in range(2, 31):  # every log but x(1)'s keeps changing
+            text[r] += f"line {second}\n"
+            w.log(f"x({r})", text[r])
+        gets = reads(obs)
+        assert obs.poll_once()
+        assert reads(obs) - gets <= (10 if second <= 5 else 2)  # a burst of 2/s * 5 s, then 2 a second
+    assert read_at[1] <= 2  # the quiet one first
+    assert sorted(read_at) == list(range(1, 31))  # everyone read within 20 s
+    assert all(obs.status(f"x({r})") is S.RUNNING for r in range(1, 31))
+
+
 def test_logs_are_read_in_parallel_and_a_poll_leaves_what_its_cap_did_not_reach_to_the_next(
     s3: Any, bucket: str, clock: FakeClock
 ) -> None:
@@ -173,8 +207,9 @@ def test_many_finishing_logs_are_listed_not_fetched_one_by_one(
     for r in range(1, 151):
         w.log(f"x({r})", START)
     obs = InvocationObserver(
-        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=30
-    )
+        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=30,
+        live_reads_per_second=1000, read_cap=60,
+    )  # fmt: skip
     obs.mark_invoked("a")
     assert obs.poll_once()
     clock.advance(30)

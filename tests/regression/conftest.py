@@ -59,8 +59,11 @@ def suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             faults={"left": {"raise": "injected in left"}},
         ),
     )
+    # fjoin runs only if boom's .done (written although boom raises) exists when ok's trigger reaches
+    # the fan-in gate, as in the real engine; ok waits so that a loaded machine cannot turn that around.
     write_yaml(
-        root / "specs" / "boom-expected.yaml", spec("boom-expected", "LocalFailWF", expect={"boom": "failed"})
+        root / "specs" / "boom-expected.yaml",
+        spec("boom-expected", "LocalFailWF", expect={"boom": "failed"}, faults={"ok": {"delay": 5}}),
     )
     write_yaml(root / "specs" / "broken.yaml", {**spec("broken", "LocalTestWF"), "retries": 3})
     write_yaml(
