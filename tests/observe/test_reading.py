@@ -25,6 +25,22 @@ def fan_out(n: int) -> tuple[FaaSrWorkflow, InvocationKeys]:
     return wf, wf.keys(ID, TS)
 
 
+def ranks_running(
+    s3: Any, bucket: str, clock: FakeClock, n: int, **observer: Any
+) -> tuple[InvocationKeys, Writer, InvocationObserver]:
+    """`a` completed and triggered x(1..n), whose logs have started; an observer polling every 1 s."""
+    wf, keys = fan_out(n)
+    w = Writer(s3, bucket, keys)
+    w.run("a", *(["x"] * n))
+    for r in range(1, n + 1):
+        w.log(f"x({r})", START)
+    obs = InvocationObserver(
+        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, **observer
+    )
+    obs.mark_invoked("a")
+    return keys, w, obs
+
+
 def reads(obs: InvocationObserver) -> int:
     return obs.stats.requests["GetObject"]
 
@@ -74,17 +90,8 @@ def test_a_running_log_is_read_when_it_stops_changing_or_every_live_interval_and
 def test_reads_of_running_logs_are_limited_per_second_quiet_ones_first_then_the_longest_unread(
     s3: Any, bucket: str, clock: FakeClock
 ) -> None:
-    wf, keys = fan_out(30)
-    w = Writer(s3, bucket, keys)
-    w.run("a", *(["x"] * 30))
-    obs = InvocationObserver(
-        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=5,
-        live_reads_per_second=2,
-    )  # fmt: skip
-    obs.mark_invoked("a")
+    _, w, obs = ranks_running(s3, bucket, clock, 30, live_read_interval=5, live_reads_per_second=2)
     text = {r: START for r in range(1, 31)}
-    for r in text:
-        w.log(f"x({r})", START)
     assert obs.poll_once()
     read_at: dict[int, int] = {}
     s3.meta.events.register(
@@ -161,15 +168,7 @@ def test_a_finishing_log_outside_the_listing_is_fetched_directly_and_a_304_costs
     s3: Any, bucket: str, clock: FakeClock
 ) -> None:
     # 150 instances: more keys than one request is worth, so only what can change is listed.
-    wf, keys = fan_out(150)
-    w = Writer(s3, bucket, keys)
-    w.run("a", *(["x"] * 150))
-    for r in range(1, 151):
-        w.log(f"x({r})", START)
-    obs = InvocationObserver(
-        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=30
-    )
-    obs.mark_invoked("a")
+    _, w, obs = ranks_running(s3, bucket, clock, 150, live_read_interval=30)
     assert obs.poll_once()  # everything listed once (the logs are due)
     assert obs.status("x(7)") is S.RUNNING and obs.status("a") is S.COMPLETED
     listed = obs.stats.listed_keys
@@ -201,16 +200,9 @@ def test_a_finishing_log_outside_the_listing_is_fetched_directly_and_a_304_costs
 def test_many_finishing_logs_are_listed_not_fetched_one_by_one(
     s3: Any, bucket: str, clock: FakeClock
 ) -> None:
-    wf, keys = fan_out(150)
-    w = Writer(s3, bucket, keys)
-    w.run("a", *(["x"] * 150))
-    for r in range(1, 151):
-        w.log(f"x({r})", START)
-    obs = InvocationObserver(
-        wf, keys, log_client=s3, log_bucket=bucket, clock=clock, poll_interval=1, live_read_interval=30,
-        live_reads_per_second=1000, read_cap=60,
-    )  # fmt: skip
-    obs.mark_invoked("a")
+    keys, w, obs = ranks_running(
+        s3, bucket, clock, 150, live_read_interval=30, live_reads_per_second=1000, read_cap=60
+    )
     assert obs.poll_once()
     clock.advance(30)
     assert obs.poll_once()  # every running log read once (not read for live_read_interval)
