@@ -53,9 +53,8 @@ class KeySpace:
         return i < len(self.keys) and self.keys[i] == key
 
     def add(self, key: str) -> None:
-        i = bisect.bisect_left(self.keys, key)
-        if i == len(self.keys) or self.keys[i] != key:
-            self.keys.insert(i, key)
+        if not self.knows(key):
+            bisect.insort(self.keys, key)
 
     def plan(
         self, watched: Callable[[str], bool], request_cost: int = REQUEST_COST
