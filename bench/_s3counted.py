@@ -175,24 +175,15 @@ def _measured(result: Iterable[bytes], has_body: bool, done: Any) -> Iterator[by
 
 
 def serve() -> None:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
+    from prefect_faasr.local.s3server import moto_server
 
-    class QuietHandler(MotoRequestHandler):
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-    app = counting_app(DomainDispatcherApplication(create_backend_app), _Counts())
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    counts = _Counts()
+    server = moto_server(lambda app: counting_app(app, counts))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     exit_with_parent()
-    sys.stdout.write(json.dumps({"port": server.port}) + "\n")
+    sys.stdout.write(json.dumps({"port": server.effective_port}) + "\n")
     sys.stdout.flush()
-    server.serve_forever()
+    server.run()
 
 
 if __name__ == "__main__":

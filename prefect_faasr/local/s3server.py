@@ -62,31 +62,64 @@ def _fast_timestamps() -> None:
         serialize.parse_to_aware_datetime = iso_first(slow)
 
 
-def main() -> None:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
+def moto_server(wrap: Callable[[Any], Any] | None = None) -> Any:
+    """A waitress server for moto's S3 app (wrapped in `wrap`, a WSGI middleware, if given) on
+    127.0.0.1 and a free port (`effective_port`); `run()` serves until the process ends.
+
+    waitress rather than werkzeug's development server: it keeps HTTP/1.1 connections alive as S3 does
+    (werkzeug closes each after one response, so every request paid a TCP connect on both sides) and
+    serves from a fixed pool of threads. Many clients (1000 activations of a fan-out) may hold
+    connections at once, hence the high connection limit and poll() instead of select().
+    """
+    import waitress
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    _fast_timestamps()
+    app = DomainDispatcherApplication(create_backend_app)
+    server = waitress.create_server(
+        wrap(app) if wrap else app,
+        host="127.0.0.1",
+        port=0,
+        threads=8,
+        connection_limit=4096,
+        asyncore_use_poll=True,
+        channel_timeout=60,
+        ident="moto",
     )
-    from werkzeug.serving import make_server
+    server.channel_class = _channel_class()
+    return server
 
-    class QuietHandler(MotoRequestHandler):
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            pass
 
+def _channel_class() -> type:
+    """waitress's connection handler, with empty requests that say `Expect: 100-continue` answered.
+
+    botocore sends that header with `Content-Length: 0` on every empty PutObject (FaaSr's fan-in lock
+    flags); waitress 3.0 answers the headers with 100 Continue and in doing so marks the request, which
+    is already complete, incomplete again, so it is never served. With no body to wait for, the final
+    answer is the right one (RFC 9110 §10.1.1 lets a server skip 100 Continue).
+    """
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+
+    class BodylessExpectParser(HTTPRequestParser):
+        def parse_header(self, header_plus: bytes) -> None:
+            super().parse_header(header_plus)
+            if not self.chunked and self.content_length == 0:
+                self.expect_continue = False
+
+    class Channel(HTTPChannel):
+        parser_class = BodylessExpectParser
+
+    return Channel
+
+
+def main() -> None:
     config = read_config()
     exit_with_parent()
-    _fast_timestamps()
-    server = make_server(
-        "127.0.0.1",
-        0,
-        DomainDispatcherApplication(create_backend_app),
-        threaded=True,
-        request_handler=QuietHandler,
-    )
+    server = moto_server()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    report_port(server.port, Path(config.get("log_file") or "/dev/null"))
-    server.serve_forever()
+    report_port(server.effective_port, Path(config.get("log_file") or "/dev/null"))
+    server.run()
 
 
 if __name__ == "__main__":
