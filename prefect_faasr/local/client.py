@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from prefect_faasr.errors import FaaSrUserError
 from prefect_faasr.local.engine import CODE_FILE, FUNCTIONS_PARAM
@@ -125,6 +127,20 @@ class LocalRuntimeClient:
         self.info = info
         self.timeout = timeout
         self._http = requests.Session()
+        # uvicorn closes a connection after 5 s idle; a request sent on it at that moment is lost with
+        # the connection. Retried: failures to connect (nothing was sent) for every method, lost
+        # answers only for idempotent ones, so an activation is never POSTed twice.
+        retry = Retry(
+            total=3,
+            connect=3,
+            read=2,
+            status=0,
+            other=0,
+            backoff_factor=0.1,
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
+            raise_on_status=False,
+        )
+        self._http.mount("http://", HTTPAdapter(max_retries=retry))
         user, _, password = info.api_key.get_secret_value().partition(":")
         self._http.auth = (user, password)
 
